@@ -1,0 +1,119 @@
+//! What the operator writes back after each run.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Observed state of a DeschedulerPolicy, written by the operator only.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeschedulerPolicyStatus {
+    /// The spec generation the status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Valid (the spec passed validation) and Ready (the last run completed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    /// The most recent run, written at its start and again at its completion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<LastRun>,
+    /// Pods evicted by this policy since it was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_evicted: Option<i64>,
+    /// When the next run is due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_run_time: Option<Time>,
+}
+
+/// Evict or DryRun.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunMode {
+    Evict,
+    DryRun,
+}
+
+/// How a run ended.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunResult {
+    /// In progress: the run started and has not completed.
+    Running,
+    /// Every planned eviction was carried out (or blocked by a PodDisruptionBudget).
+    Succeeded,
+    /// Some evictions failed.
+    Partial,
+    /// The run could not be carried out.
+    Failed,
+    /// Nothing was evaluated (for example fewer than two Ready nodes).
+    Skipped,
+}
+
+/// The outcome of one run.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct LastRun {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_time: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<RunMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<RunResult>,
+    /// Why the run was skipped or failed, when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The value of the descheduler.dev/run-now annotation that triggered this run, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
+    /// The spec generation the run used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
+    #[serde(default)]
+    pub evicted: i64,
+    #[serde(default)]
+    pub would_evict: i64,
+    #[serde(default)]
+    pub blocked: i64,
+    #[serde(default)]
+    pub failed: i64,
+    /// One entry per enabled strategy, in run order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub strategies: Vec<StrategyCounts>,
+    /// Dry run only: up to 100 planned evictions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plan: Vec<PlannedEviction>,
+}
+
+/// Counts for one strategy in one run.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct StrategyCounts {
+    pub name: String,
+    #[serde(default)]
+    pub evicted: i64,
+    #[serde(default)]
+    pub would_evict: i64,
+    #[serde(default)]
+    pub blocked: i64,
+    #[serde(default)]
+    pub failed: i64,
+    /// Candidates not evicted, by reason (NotEvictable:<rule>, NoFit, LimitReached, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub skipped: BTreeMap<String, i64>,
+}
+
+/// A pod the run would evict (dry run).
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedEviction {
+    /// namespace/name
+    pub pod: String,
+    pub node: String,
+    pub strategy: String,
+    pub reason: String,
+}

@@ -1,0 +1,13 @@
+//! descheduler: finds pods that a policy says are badly placed and evicts them.
+//!
+//! Data flows one way: cluster state -> [`snapshot::Snapshot`] -> strategies (pure)
+//! -> [`plan::Plan`] -> evictor -> report.
+
+pub mod api;
+pub mod policy;
+pub mod selectors;
+pub mod eligibility;
+pub mod nodefit;
+pub mod plan;
+pub mod snapshot;
+pub mod strategies;

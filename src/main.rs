@@ -1,0 +1,3 @@
+fn main() {
+    print!("{}", descheduler::api::crd_yaml().unwrap());
+}

@@ -1,0 +1,104 @@
+//! SPEC §3 rule 5: could the scheduler place this pod on a given node?
+//! Checked in the order the SPEC lists; the first failure is the answer.
+
+use k8s_openapi::api::core::v1::PodAffinityTerm;
+
+use crate::selectors::{Labels, Selector, node_selector_terms_match, tolerates_all};
+use crate::snapshot::{NodeId, PodId, PodInfo, Resources, Snapshot};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Misfit {
+    NotReady,
+    Unschedulable,
+    NodeSelector,
+    Taints,
+    AntiAffinity,
+    Resources,
+}
+
+/// Whether the node's labels satisfy the pod's nodeSelector and required node affinity.
+pub fn node_selector_matches(pod: &PodInfo, node_name: &str, labels: &Labels) -> bool {
+    let spec = pod.spec();
+    if let Some(sel) = &spec.node_selector
+        && !sel.iter().all(|(k, v)| labels.get(k) == Some(v))
+    {
+        return false;
+    }
+    let required = spec
+        .affinity
+        .as_ref()
+        .and_then(|a| a.node_affinity.as_ref())
+        .and_then(|na| na.required_during_scheduling_ignored_during_execution.as_ref());
+    required.is_none_or(|r| node_selector_terms_match(&r.node_selector_terms, node_name, labels))
+}
+
+/// The pod's required anti-affinity terms.
+pub fn required_anti_affinity(pod: &PodInfo) -> &[PodAffinityTerm] {
+    pod.spec()
+        .affinity
+        .as_ref()
+        .and_then(|a| a.pod_anti_affinity.as_ref())
+        .and_then(|p| p.required_during_scheduling_ignored_during_execution.as_deref())
+        .unwrap_or_default()
+}
+
+/// Whether `other` is selected by an affinity term declared by `owner`.
+pub fn term_selects(snap: &Snapshot, term: &PodAffinityTerm, owner: &PodInfo, other: &PodInfo) -> bool {
+    let ns_ok = match (&term.namespaces, &term.namespace_selector) {
+        (Some(list), _) if !list.is_empty() => list.contains(&other.namespace),
+        (_, Some(sel)) => Selector::from_label_selector(sel).is_ok_and(|s| s.matches_opt(snap.namespace_labels(&other.namespace))),
+        _ => other.namespace == owner.namespace,
+    };
+    ns_ok
+        && term
+            .label_selector
+            .as_ref()
+            .and_then(|s| Selector::from_label_selector(s).ok())
+            .is_some_and(|s| s.matches(other.labels()))
+}
+
+/// What a fit check needs besides the snapshot: the current usage of every node
+/// and which pods are already gone in this run.
+pub trait FitState {
+    fn usage(&self, node: NodeId) -> &Resources;
+    fn is_gone(&self, pod: PodId) -> bool;
+}
+
+pub fn check(snap: &Snapshot, state: &impl FitState, pod_id: PodId, node_id: NodeId) -> Result<(), Misfit> {
+    let pod = snap.pod(pod_id);
+    let node = snap.node(node_id);
+    if !node.ready {
+        return Err(Misfit::NotReady);
+    }
+    if node.unschedulable {
+        return Err(Misfit::Unschedulable);
+    }
+    if !node_selector_matches(pod, &node.name, &node.labels) {
+        return Err(Misfit::NodeSelector);
+    }
+    let tolerations = pod.spec().tolerations.as_deref().unwrap_or_default();
+    if !tolerates_all(tolerations, &node.taints, &["NoSchedule", "NoExecute"]) {
+        return Err(Misfit::Taints);
+    }
+    for term in required_anti_affinity(pod) {
+        if !node.labels.contains_key(&term.topology_key) {
+            continue;
+        }
+        let conflict = snap.pods_on(node_id).iter().any(|&other| {
+            other != pod_id && !state.is_gone(other) && !snap.pod(other).phase.is_terminal() && term_selects(snap, term, pod, snap.pod(other))
+        });
+        if conflict {
+            return Err(Misfit::AntiAffinity);
+        }
+    }
+    if !Resources::fits(&pod.requests, state.usage(node_id), &node.allocatable) {
+        return Err(Misfit::Resources);
+    }
+    Ok(())
+}
+
+/// Whether the pod fits on some Ready node other than its own.
+pub fn fits_elsewhere(snap: &Snapshot, state: &impl FitState, pod_id: PodId) -> bool {
+    let own = snap.pod(pod_id).node;
+    (0..snap.nodes.len()).any(|n| Some(n) != own && check(snap, state, pod_id, n).is_ok())
+}

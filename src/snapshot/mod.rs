@@ -1,0 +1,197 @@
+//! An owned, immutable view of the cluster at one instant, with the indexes the
+//! strategies need. Built once per run; never calls the API or reads the clock.
+
+mod pdb;
+mod pod;
+pub mod resources;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Taint};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::scheduling::v1::PriorityClass;
+
+pub use pdb::PdbInfo;
+pub use pod::{OwnerRef, Phase, PodInfo, Qos, to_chrono};
+pub use resources::Resources;
+
+use crate::selectors::Labels;
+
+pub type PodId = usize;
+pub type NodeId = usize;
+
+#[derive(Debug, Clone)]
+pub struct NodeInfo {
+    pub name: String,
+    pub labels: Labels,
+    pub taints: Vec<Taint>,
+    pub unschedulable: bool,
+    pub ready: bool,
+    pub allocatable: Resources,
+    pub node: Arc<Node>,
+}
+
+impl NodeInfo {
+    fn new(node: Arc<Node>) -> Self {
+        let spec = node.spec.as_ref();
+        let status = node.status.as_ref();
+        let ready = status
+            .and_then(|s| s.conditions.as_ref())
+            .into_iter()
+            .flatten()
+            .any(|c| c.type_ == "Ready" && c.status == "True");
+        Self {
+            name: node.metadata.name.clone().unwrap_or_default(),
+            labels: node.metadata.labels.clone().unwrap_or_default(),
+            taints: spec.and_then(|s| s.taints.clone()).unwrap_or_default(),
+            unschedulable: spec.and_then(|s| s.unschedulable).unwrap_or(false),
+            ready,
+            allocatable: Resources::from_list(status.and_then(|s| s.allocatable.as_ref())),
+            node,
+        }
+    }
+}
+
+/// The objects a snapshot is built from.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterObjects {
+    pub nodes: Vec<Arc<Node>>,
+    pub pods: Vec<Arc<Pod>>,
+    pub pdbs: Vec<Arc<PodDisruptionBudget>>,
+    pub priority_classes: Vec<Arc<PriorityClass>>,
+    pub namespaces: Vec<Arc<Namespace>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub now: DateTime<Utc>,
+    /// Sorted by name.
+    pub nodes: Vec<NodeInfo>,
+    /// Sorted by namespace, then name.
+    pub pods: Vec<PodInfo>,
+    /// Sorted by namespace, then name.
+    pub pdbs: Vec<PdbInfo>,
+    pub priority_classes: BTreeMap<String, i32>,
+    pub namespaces: BTreeMap<String, Labels>,
+    node_by_name: HashMap<String, NodeId>,
+    pods_by_node: Vec<Vec<PodId>>,
+    pods_by_owner: HashMap<OwnerRef, Vec<PodId>>,
+    pods_by_namespace: BTreeMap<String, Vec<PodId>>,
+    pdbs_by_pod: Vec<Vec<usize>>,
+    /// Requests of the pods on each node that are not Succeeded or Failed.
+    node_usage: Vec<Resources>,
+}
+
+impl Snapshot {
+    pub fn build(now: DateTime<Utc>, objects: ClusterObjects) -> Self {
+        let priority_classes: BTreeMap<String, i32> = objects
+            .priority_classes
+            .iter()
+            .filter_map(|pc| Some((pc.metadata.name.clone()?, pc.value?)))
+            .collect();
+        let namespaces: BTreeMap<String, Labels> = objects
+            .namespaces
+            .iter()
+            .filter_map(|ns| Some((ns.metadata.name.clone()?, ns.metadata.labels.clone().unwrap_or_default())))
+            .collect();
+
+        let mut nodes: Vec<NodeInfo> = objects.nodes.into_iter().map(NodeInfo::new).collect();
+        nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        nodes.dedup_by(|a, b| a.name == b.name);
+        let node_by_name: HashMap<String, NodeId> = nodes.iter().enumerate().map(|(i, n)| (n.name.clone(), i)).collect();
+
+        let mut pods: Vec<PodInfo> = objects
+            .pods
+            .into_iter()
+            .map(|p| PodInfo::new(p, &priority_classes, &node_by_name))
+            .collect();
+        pods.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        pods.dedup_by(|a, b| a.namespace == b.namespace && a.name == b.name);
+
+        let mut pods_by_node = vec![Vec::new(); nodes.len()];
+        let mut pods_by_owner: HashMap<OwnerRef, Vec<PodId>> = HashMap::new();
+        let mut pods_by_namespace: BTreeMap<String, Vec<PodId>> = BTreeMap::new();
+        let mut node_usage = vec![Resources::default(); nodes.len()];
+        for (id, p) in pods.iter().enumerate() {
+            if let Some(n) = p.node {
+                pods_by_node[n].push(id);
+                if !p.phase.is_terminal() {
+                    node_usage[n].add(&p.requests);
+                }
+            }
+            if let Some(owner) = &p.owner {
+                pods_by_owner.entry(owner.clone()).or_default().push(id);
+            }
+            pods_by_namespace.entry(p.namespace.clone()).or_default().push(id);
+        }
+
+        let mut pdbs: Vec<PdbInfo> = objects
+            .pdbs
+            .iter()
+            .map(|pdb| PdbInfo::new(pdb, &pods, pods_by_namespace.get(pdb.metadata.namespace.as_deref().unwrap_or_default())))
+            .collect();
+        pdbs.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        let mut pdbs_by_pod = vec![Vec::new(); pods.len()];
+        for (i, pdb) in pdbs.iter().enumerate() {
+            for &p in &pdb.pods {
+                pdbs_by_pod[p].push(i);
+            }
+        }
+
+        Self {
+            now,
+            nodes,
+            pods,
+            pdbs,
+            priority_classes,
+            namespaces,
+            node_by_name,
+            pods_by_node,
+            pods_by_owner,
+            pods_by_namespace,
+            pdbs_by_pod,
+            node_usage,
+        }
+    }
+
+    pub fn node_id(&self, name: &str) -> Option<NodeId> {
+        self.node_by_name.get(name).copied()
+    }
+
+    pub fn pod(&self, id: PodId) -> &PodInfo {
+        &self.pods[id]
+    }
+
+    pub fn node(&self, id: NodeId) -> &NodeInfo {
+        &self.nodes[id]
+    }
+
+    /// Pods bound to the node, in (namespace, name) order.
+    pub fn pods_on(&self, node: NodeId) -> &[PodId] {
+        &self.pods_by_node[node]
+    }
+
+    /// Pods whose controller is `owner`, in (namespace, name) order.
+    pub fn pods_of_owner(&self, owner: &OwnerRef) -> &[PodId] {
+        self.pods_by_owner.get(owner).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn pods_in_namespace(&self, ns: &str) -> &[PodId] {
+        self.pods_by_namespace.get(ns).map_or(&[], Vec::as_slice)
+    }
+
+    /// Indexes into `pdbs` of the budgets that select the pod.
+    pub fn pdbs_of(&self, pod: PodId) -> &[usize] {
+        &self.pdbs_by_pod[pod]
+    }
+
+    pub fn node_usage(&self, node: NodeId) -> &Resources {
+        &self.node_usage[node]
+    }
+
+    pub fn namespace_labels(&self, ns: &str) -> Option<&Labels> {
+        self.namespaces.get(ns)
+    }
+}

@@ -1,0 +1,222 @@
+//! What the planner needs to know about one pod, computed once per snapshot.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod, PodSpec};
+
+use super::NodeId;
+use super::resources::{Resources, pod_requests};
+use crate::selectors::Labels;
+
+pub const ANNOTATION_EVICT: &str = "descheduler.alpha.kubernetes.io/evict";
+pub const ANNOTATION_PREFER_NO_EVICTION: &str = "descheduler.alpha.kubernetes.io/prefer-no-eviction";
+const ANNOTATION_MIRROR: &str = "kubernetes.io/config.mirror";
+const ANNOTATION_SOURCE: &str = "kubernetes.io/config.source";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Phase {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Unknown,
+}
+
+impl Phase {
+    fn parse(s: Option<&str>) -> Self {
+        match s {
+            Some("Running") => Phase::Running,
+            Some("Succeeded") => Phase::Succeeded,
+            Some("Failed") => Phase::Failed,
+            Some("Unknown") => Phase::Unknown,
+            _ => Phase::Pending,
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Phase::Succeeded | Phase::Failed)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Pending => "Pending",
+            Phase::Running => "Running",
+            Phase::Succeeded => "Succeeded",
+            Phase::Failed => "Failed",
+            Phase::Unknown => "Unknown",
+        }
+    }
+}
+
+/// Quality of service class; the derived order is the eviction order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Qos {
+    BestEffort,
+    Burstable,
+    Guaranteed,
+}
+
+/// A pod's controller, identified within its namespace.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OwnerRef {
+    pub namespace: String,
+    pub kind: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct PodInfo {
+    pub namespace: String,
+    pub name: String,
+    pub node_name: Option<String>,
+    pub node: Option<NodeId>,
+    pub phase: Phase,
+    pub priority: i32,
+    pub priority_class_name: Option<String>,
+    pub qos: Qos,
+    pub requests: Resources,
+    pub owner: Option<OwnerRef>,
+    pub created: Option<DateTime<Utc>>,
+    pub started: Option<DateTime<Utc>>,
+    pub terminating: bool,
+    pub ready: bool,
+    pub mirror_or_static: bool,
+    pub local_storage: bool,
+    pub pvc: bool,
+    pub evict_annotation: bool,
+    pub prefer_no_eviction: bool,
+    pub pod: Arc<Pod>,
+}
+
+static EMPTY_LABELS: std::sync::LazyLock<Labels> = std::sync::LazyLock::new(Labels::new);
+static EMPTY_SPEC: std::sync::LazyLock<PodSpec> = std::sync::LazyLock::new(PodSpec::default);
+
+impl PodInfo {
+    pub(super) fn new(pod: Arc<Pod>, priority_classes: &BTreeMap<String, i32>, nodes: &HashMap<String, NodeId>) -> Self {
+        let meta = &pod.metadata;
+        let spec = pod.spec.as_ref();
+        let status = pod.status.as_ref();
+        let annotations = meta.annotations.as_ref();
+        let has_annotation = |k: &str| annotations.is_some_and(|a| a.contains_key(k));
+        let priority_class_name = spec.and_then(|s| s.priority_class_name.clone());
+        let priority = spec
+            .and_then(|s| s.priority)
+            .or_else(|| priority_class_name.as_ref().and_then(|n| priority_classes.get(n).copied()))
+            .unwrap_or(0);
+        let owner = meta
+            .owner_references
+            .iter()
+            .flatten()
+            .find(|o| o.controller == Some(true))
+            .map(|o| OwnerRef { namespace: meta.namespace.clone().unwrap_or_default(), kind: o.kind.clone(), name: o.name.clone() });
+        let volumes = spec.and_then(|s| s.volumes.as_ref());
+        let static_source = annotations.and_then(|a| a.get(ANNOTATION_SOURCE)).is_some_and(|v| v != "api");
+        let node_name = spec.and_then(|s| s.node_name.clone()).filter(|n| !n.is_empty());
+        let ready = status
+            .and_then(|s| s.conditions.as_ref())
+            .into_iter()
+            .flatten()
+            .any(|c| c.type_ == "Ready" && c.status == "True");
+        Self {
+            namespace: meta.namespace.clone().unwrap_or_default(),
+            name: meta.name.clone().unwrap_or_default(),
+            node: node_name.as_ref().and_then(|n| nodes.get(n).copied()),
+            node_name,
+            phase: Phase::parse(status.and_then(|s| s.phase.as_deref())),
+            priority,
+            priority_class_name,
+            qos: status
+                .and_then(|s| s.qos_class.as_deref())
+                .and_then(parse_qos)
+                .unwrap_or_else(|| spec.map_or(Qos::BestEffort, compute_qos)),
+            requests: spec.map(pod_requests).unwrap_or_default(),
+            owner,
+            created: meta.creation_timestamp.as_ref().and_then(|t| to_chrono(t.0)),
+            started: status.and_then(|s| s.start_time.as_ref()).and_then(|t| to_chrono(t.0)),
+            terminating: meta.deletion_timestamp.is_some(),
+            ready,
+            mirror_or_static: has_annotation(ANNOTATION_MIRROR) || static_source,
+            local_storage: volumes.into_iter().flatten().any(|v| v.empty_dir.is_some() || v.host_path.is_some()),
+            pvc: volumes.into_iter().flatten().any(|v| v.persistent_volume_claim.is_some()),
+            evict_annotation: has_annotation(ANNOTATION_EVICT),
+            prefer_no_eviction: has_annotation(ANNOTATION_PREFER_NO_EVICTION),
+            pod,
+        }
+    }
+
+    pub fn labels(&self) -> &Labels {
+        self.pod.metadata.labels.as_ref().unwrap_or(&EMPTY_LABELS)
+    }
+
+    pub fn spec(&self) -> &PodSpec {
+        self.pod.spec.as_ref().unwrap_or(&EMPTY_SPEC)
+    }
+
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    pub fn container_statuses(&self) -> &[ContainerStatus] {
+        self.pod.status.as_ref().and_then(|s| s.container_statuses.as_deref()).unwrap_or_default()
+    }
+
+    pub fn init_container_statuses(&self) -> &[ContainerStatus] {
+        self.pod.status.as_ref().and_then(|s| s.init_container_statuses.as_deref()).unwrap_or_default()
+    }
+
+    pub fn status_reason(&self) -> Option<&str> {
+        self.pod.status.as_ref().and_then(|s| s.reason.as_deref())
+    }
+
+    pub fn has_node_constraints(&self) -> bool {
+        let spec = self.spec();
+        spec.node_selector.as_ref().is_some_and(|s| !s.is_empty())
+            || spec.affinity.as_ref().and_then(|a| a.node_affinity.as_ref()).is_some()
+    }
+}
+
+/// k8s-openapi carries jiff timestamps; the rest of the crate uses chrono.
+pub fn to_chrono(t: k8s_openapi::jiff::Timestamp) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(t.as_second(), t.subsec_nanosecond().max(0) as u32)
+}
+
+fn parse_qos(s: &str) -> Option<Qos> {
+    match s {
+        "BestEffort" => Some(Qos::BestEffort),
+        "Burstable" => Some(Qos::Burstable),
+        "Guaranteed" => Some(Qos::Guaranteed),
+        _ => None,
+    }
+}
+
+/// The kubelet's rule: Guaranteed when every container has equal cpu and memory
+/// requests and limits; BestEffort when none has any; otherwise Burstable.
+fn compute_qos(spec: &PodSpec) -> Qos {
+    let containers = spec.containers.iter().chain(spec.init_containers.iter().flatten());
+    let mut any = false;
+    let mut guaranteed = true;
+    for c in containers {
+        let res = c.resources.as_ref();
+        let req = res.and_then(|r| r.requests.as_ref());
+        let lim = res.and_then(|r| r.limits.as_ref());
+        for name in ["cpu", "memory"] {
+            let r = req.and_then(|m| m.get(name));
+            let l = lim.and_then(|m| m.get(name));
+            if r.is_some() || l.is_some() {
+                any = true;
+            }
+            match (r, l) {
+                (_, None) => guaranteed = false,
+                (Some(r), Some(l)) if r != l => guaranteed = false,
+                _ => {}
+            }
+        }
+    }
+    match (any, guaranteed) {
+        (false, _) => Qos::BestEffort,
+        (true, true) => Qos::Guaranteed,
+        (true, false) => Qos::Burstable,
+    }
+}

@@ -1,0 +1,253 @@
+//! Resource quantities and pod requests, in integer units so arithmetic is exact.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Container, PodSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+
+/// Amounts of resources: cpu in millicores, memory in bytes, pods as a count,
+/// and other (extended) resources in milli-units.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Resources {
+    pub cpu: i64,
+    pub memory: i64,
+    pub pods: i64,
+    /// Sorted by name.
+    pub other: Vec<(String, i64)>,
+}
+
+/// Parses a Kubernetes quantity ("100m", "1.5Gi", "2e3") into milli-units, rounding up.
+pub fn parse_quantity_milli(s: &str) -> Option<i128> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-')).unwrap_or(s.len());
+    let (num, suffix) = s.split_at(split);
+    let (mantissa, exp10, mult): (&str, i32, i128) = match suffix {
+        "" => (num, 0, 1),
+        "n" => (num, -9, 1),
+        "u" => (num, -6, 1),
+        "m" => (num, -3, 1),
+        "k" => (num, 3, 1),
+        "M" => (num, 6, 1),
+        "G" => (num, 9, 1),
+        "T" => (num, 12, 1),
+        "P" => (num, 15, 1),
+        "E" => (num, 18, 1),
+        "Ki" => (num, 0, 1 << 10),
+        "Mi" => (num, 0, 1 << 20),
+        "Gi" => (num, 0, 1 << 30),
+        "Ti" => (num, 0, 1 << 40),
+        "Pi" => (num, 0, 1 << 50),
+        "Ei" => (num, 0, 1 << 60),
+        other => {
+            let e = other.strip_prefix('e').or_else(|| other.strip_prefix('E'))?;
+            (num, e.parse::<i32>().ok()?, 1)
+        }
+    };
+    let negative = mantissa.starts_with('-');
+    let mantissa = mantissa.trim_start_matches(['+', '-']);
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int_part.is_empty() && frac_part.is_empty() {
+        return None;
+    }
+    if !int_part.chars().all(|c| c.is_ascii_digit()) || !frac_part.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    // value = digits * 10^(exp10 - frac_len + 3) * mult, in milli-units.
+    let digits: String = format!("{int_part}{frac_part}");
+    let digits = digits.trim_start_matches('0');
+    let digits: i128 = if digits.is_empty() { 0 } else { digits.parse().ok()? };
+    let scale = exp10 - frac_part.len() as i32 + 3;
+    let value = if scale >= 0 {
+        digits.checked_mul(10i128.checked_pow(scale as u32)?)?.checked_mul(mult)?
+    } else {
+        let div = 10i128.checked_pow((-scale) as u32)?;
+        let n = digits.checked_mul(mult)?;
+        (n + div - 1) / div
+    };
+    Some(if negative { -value } else { value })
+}
+
+fn clamp(v: i128) -> i64 {
+    v.clamp(0, i64::MAX as i128) as i64
+}
+
+impl Resources {
+    /// Reads a ResourceList (allocatable, requests); unparseable quantities count as zero.
+    pub fn from_list(list: Option<&BTreeMap<String, Quantity>>) -> Self {
+        let mut r = Resources::default();
+        for (name, q) in list.into_iter().flatten() {
+            let Some(milli) = parse_quantity_milli(&q.0) else { continue };
+            match name.as_str() {
+                "cpu" => r.cpu = clamp(milli),
+                "memory" => r.memory = clamp((milli + 999) / 1000),
+                "pods" => r.pods = clamp((milli + 999) / 1000),
+                _ => r.other.push((name.clone(), clamp(milli))),
+            }
+        }
+        r.other.sort();
+        r
+    }
+
+    /// Amount of a resource by name, in this struct's units.
+    pub fn get(&self, name: &str) -> i64 {
+        match name {
+            "cpu" => self.cpu,
+            "memory" => self.memory,
+            "pods" => self.pods,
+            _ => self.other.iter().find(|(n, _)| n == name).map_or(0, |(_, v)| *v),
+        }
+    }
+
+    pub fn set(&mut self, name: &str, value: i64) {
+        match name {
+            "cpu" => self.cpu = value,
+            "memory" => self.memory = value,
+            "pods" => self.pods = value,
+            _ => match self.other.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
+                Ok(i) => self.other[i].1 = value,
+                Err(i) => self.other.insert(i, (name.to_string(), value)),
+            },
+        }
+    }
+
+    pub fn add(&mut self, o: &Resources) {
+        self.cpu = self.cpu.saturating_add(o.cpu);
+        self.memory = self.memory.saturating_add(o.memory);
+        self.pods = self.pods.saturating_add(o.pods);
+        for (n, v) in &o.other {
+            let cur = self.get(n);
+            self.set(n, cur.saturating_add(*v));
+        }
+    }
+
+    pub fn sub(&mut self, o: &Resources) {
+        self.cpu = self.cpu.saturating_sub(o.cpu);
+        self.memory = self.memory.saturating_sub(o.memory);
+        self.pods = self.pods.saturating_sub(o.pods);
+        for (n, v) in &o.other {
+            let cur = self.get(n);
+            self.set(n, cur.saturating_sub(*v));
+        }
+    }
+
+    fn max_with(&mut self, o: &Resources) {
+        self.cpu = self.cpu.max(o.cpu);
+        self.memory = self.memory.max(o.memory);
+        self.pods = self.pods.max(o.pods);
+        for (n, v) in &o.other {
+            let cur = self.get(n);
+            self.set(n, cur.max(*v));
+        }
+    }
+
+    /// Every resource name with a non-zero amount, natives first.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        ["cpu", "memory", "pods"].into_iter().chain(self.other.iter().map(|(n, _)| n.as_str()))
+    }
+
+    /// Whether `request` fits into `allocatable` given `used`: every requested
+    /// resource must have room (a resource the node lacks has none).
+    pub fn fits(request: &Resources, used: &Resources, allocatable: &Resources) -> bool {
+        request.names().all(|n| {
+            let want = request.get(n);
+            want <= 0 || used.get(n).saturating_add(want) <= allocatable.get(n)
+        })
+    }
+
+    /// Usage as a percentage of allocatable; a resource the node lacks counts as 0%.
+    pub fn percent(used: i64, allocatable: i64) -> f64 {
+        if allocatable <= 0 { 0.0 } else { used as f64 * 100.0 / allocatable as f64 }
+    }
+}
+
+fn container_requests(c: &Container) -> Resources {
+    let req = c.resources.as_ref().and_then(|r| r.requests.as_ref());
+    // A limit without a request defaults the request to the limit.
+    let limits = c.resources.as_ref().and_then(|r| r.limits.as_ref());
+    let mut merged = limits.cloned().unwrap_or_default();
+    merged.extend(req.cloned().unwrap_or_default());
+    Resources::from_list(Some(&merged))
+}
+
+/// The pod's effective request: the larger of its containers' sum (with
+/// restartable init containers) and its largest init container, plus overhead;
+/// `pods` is always 1.
+pub fn pod_requests(spec: &PodSpec) -> Resources {
+    let mut total = Resources::default();
+    for c in &spec.containers {
+        total.add(&container_requests(c));
+    }
+    let mut sidecars = Resources::default();
+    let mut init_max = Resources::default();
+    for c in spec.init_containers.iter().flatten() {
+        let r = container_requests(c);
+        if c.restart_policy.as_deref() == Some("Always") {
+            sidecars.add(&r);
+            total.add(&r);
+        } else {
+            let mut at_start = sidecars.clone();
+            at_start.add(&r);
+            init_max.max_with(&at_start);
+        }
+    }
+    total.max_with(&init_max);
+    if let Some(overhead) = spec.overhead.as_ref() {
+        total.add(&Resources::from_list(Some(overhead)));
+    }
+    total.pods = 1;
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities() {
+        let cases = [
+            ("100m", 100),
+            ("1", 1000),
+            ("1.5", 1500),
+            ("2k", 2_000_000),
+            ("1Ki", 1_024_000),
+            ("1Gi", 1_073_741_824_000),
+            ("1e3", 1_000_000),
+            ("0.1m", 1),
+            ("500n", 1),
+            ("0", 0),
+            ("128974848", 128_974_848_000),
+        ];
+        for (s, want) in cases {
+            assert_eq!(parse_quantity_milli(s), Some(want), "{s}");
+        }
+        for bad in ["", "abc", "1x", "1.2.3", "m"] {
+            assert_eq!(parse_quantity_milli(bad), None, "{bad}");
+        }
+    }
+
+    fn container(cpu: &str, mem: &str) -> Container {
+        let mut req = BTreeMap::new();
+        req.insert("cpu".to_string(), Quantity(cpu.into()));
+        req.insert("memory".to_string(), Quantity(mem.into()));
+        Container {
+            resources: Some(k8s_openapi::api::core::v1::ResourceRequirements { requests: Some(req), ..Default::default() }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn init_containers_take_the_max() {
+        let spec = PodSpec {
+            containers: vec![container("100m", "100Mi"), container("200m", "100Mi")],
+            init_containers: Some(vec![container("500m", "10Mi")]),
+            ..Default::default()
+        };
+        let r = pod_requests(&spec);
+        assert_eq!(r.cpu, 500);
+        assert_eq!(r.memory, 200 * 1024 * 1024);
+        assert_eq!(r.pods, 1);
+    }
+}
