@@ -66,7 +66,12 @@ impl fmt::Display for SkipReason {
 const SYSTEM_CRITICAL_CLASSES: [&str; 2] = ["system-cluster-critical", "system-node-critical"];
 
 /// Rules 1-3 for one pod under one strategy's priority threshold.
-pub fn check(snap: &Snapshot, rules: &EvictionRules, common: &CommonParams, id: PodId) -> Result<(), Rule> {
+pub fn check(
+    snap: &Snapshot,
+    rules: &EvictionRules,
+    common: &CommonParams,
+    id: PodId,
+) -> Result<(), Rule> {
     let pod = snap.pod(id);
     // Rule 1: the evict annotation skips rules 2 and 3.
     if pod.evict_annotation {
@@ -79,8 +84,12 @@ pub fn check(snap: &Snapshot, rules: &EvictionRules, common: &CommonParams, id: 
         return Err(Rule::Terminating);
     }
     match &pod.owner {
-        None if !(rules.evict_failed_bare_pods && pod.phase == Phase::Failed) => return Err(Rule::BarePod),
-        Some(o) if o.kind == "DaemonSet" && !rules.evict_daemon_set_pods => return Err(Rule::DaemonSet),
+        None if !(rules.evict_failed_bare_pods && pod.phase == Phase::Failed) => {
+            return Err(Rule::BarePod);
+        }
+        Some(o) if o.kind == "DaemonSet" && !rules.evict_daemon_set_pods => {
+            return Err(Rule::DaemonSet);
+        }
         _ => {}
     }
     if pod.local_storage && !rules.evict_local_storage_pods {
@@ -95,9 +104,12 @@ pub fn check(snap: &Snapshot, rules: &EvictionRules, common: &CommonParams, id: 
         return Err(Rule::Namespace);
     }
     if let Some(min_age) = rules.min_pod_age {
-        let old_enough = pod
-            .started
-            .is_some_and(|s| snap.now.signed_duration_since(s).to_std().is_ok_and(|age| age >= min_age));
+        let old_enough = pod.started.is_some_and(|s| {
+            snap.now
+                .signed_duration_since(s)
+                .to_std()
+                .is_ok_and(|age| age >= min_age)
+        });
         if !old_enough {
             return Err(Rule::MinPodAge);
         }
@@ -105,7 +117,11 @@ pub fn check(snap: &Snapshot, rules: &EvictionRules, common: &CommonParams, id: 
     if rules.min_replicas > 1
         && let Some(owner) = &pod.owner
     {
-        let live = snap.pods_of_owner(owner).iter().filter(|&&p| !snap.pod(p).phase.is_terminal()).count();
+        let live = snap
+            .pods_of_owner(owner)
+            .iter()
+            .filter(|&&p| !snap.pod(p).phase.is_terminal())
+            .count();
         if live < rules.min_replicas as usize {
             return Err(Rule::MinReplicas);
         }
@@ -118,7 +134,11 @@ pub fn check(snap: &Snapshot, rules: &EvictionRules, common: &CommonParams, id: 
     }
     // Rule 3.
     if !rules.evict_system_critical_pods {
-        if pod.priority_class_name.as_deref().is_some_and(|c| SYSTEM_CRITICAL_CLASSES.contains(&c)) {
+        if pod
+            .priority_class_name
+            .as_deref()
+            .is_some_and(|c| SYSTEM_CRITICAL_CLASSES.contains(&c))
+        {
             return Err(Rule::SystemCritical);
         }
         if pod.priority >= common.priority_threshold {
@@ -131,7 +151,11 @@ pub fn check(snap: &Snapshot, rules: &EvictionRules, common: &CommonParams, id: 
 /// Rule 4: the strategy's `namespaces` and `labelSelector`.
 pub fn in_scope(snap: &Snapshot, common: &CommonParams, id: PodId) -> bool {
     let pod = snap.pod(id);
-    common.namespaces.allows(&pod.namespace) && common.label_selector.as_ref().is_none_or(|s| s.matches(pod.labels()))
+    common.namespaces.allows(&pod.namespace)
+        && common
+            .label_selector
+            .as_ref()
+            .is_none_or(|s| s.matches(pod.labels()))
 }
 
 /// The order in which competing candidates are taken: with `Preferred`,

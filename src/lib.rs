@@ -4,10 +4,15 @@
 //! -> [`plan::Plan`] -> evictor -> report.
 
 pub mod api;
-pub mod policy;
-pub mod selectors;
+pub mod cli;
+pub mod dump;
 pub mod eligibility;
 pub mod nodefit;
+pub mod output;
 pub mod plan;
+pub mod policy;
+pub mod report;
+pub mod selectors;
+pub mod simulate;
 pub mod snapshot;
 pub mod strategies;

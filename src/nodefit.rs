@@ -28,7 +28,10 @@ pub fn node_selector_matches(pod: &PodInfo, node_name: &str, labels: &Labels) ->
         .affinity
         .as_ref()
         .and_then(|a| a.node_affinity.as_ref())
-        .and_then(|na| na.required_during_scheduling_ignored_during_execution.as_ref());
+        .and_then(|na| {
+            na.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        });
     required.is_none_or(|r| node_selector_terms_match(&r.node_selector_terms, node_name, labels))
 }
 
@@ -38,15 +41,24 @@ pub fn required_anti_affinity(pod: &PodInfo) -> &[PodAffinityTerm] {
         .affinity
         .as_ref()
         .and_then(|a| a.pod_anti_affinity.as_ref())
-        .and_then(|p| p.required_during_scheduling_ignored_during_execution.as_deref())
+        .and_then(|p| {
+            p.required_during_scheduling_ignored_during_execution
+                .as_deref()
+        })
         .unwrap_or_default()
 }
 
 /// Whether `other` is selected by an affinity term declared by `owner`.
-pub fn term_selects(snap: &Snapshot, term: &PodAffinityTerm, owner: &PodInfo, other: &PodInfo) -> bool {
+pub fn term_selects(
+    snap: &Snapshot,
+    term: &PodAffinityTerm,
+    owner: &PodInfo,
+    other: &PodInfo,
+) -> bool {
     let ns_ok = match (&term.namespaces, &term.namespace_selector) {
         (Some(list), _) if !list.is_empty() => list.contains(&other.namespace),
-        (_, Some(sel)) => Selector::from_label_selector(sel).is_ok_and(|s| s.matches_opt(snap.namespace_labels(&other.namespace))),
+        (_, Some(sel)) => Selector::from_label_selector(sel)
+            .is_ok_and(|s| s.matches_opt(snap.namespace_labels(&other.namespace))),
         _ => other.namespace == owner.namespace,
     };
     ns_ok
@@ -64,7 +76,12 @@ pub trait FitState {
     fn is_gone(&self, pod: PodId) -> bool;
 }
 
-pub fn check(snap: &Snapshot, state: &impl FitState, pod_id: PodId, node_id: NodeId) -> Result<(), Misfit> {
+pub fn check(
+    snap: &Snapshot,
+    state: &impl FitState,
+    pod_id: PodId,
+    node_id: NodeId,
+) -> Result<(), Misfit> {
     let pod = snap.pod(pod_id);
     let node = snap.node(node_id);
     if !node.ready {
@@ -85,7 +102,10 @@ pub fn check(snap: &Snapshot, state: &impl FitState, pod_id: PodId, node_id: Nod
             continue;
         }
         let conflict = snap.pods_on(node_id).iter().any(|&other| {
-            other != pod_id && !state.is_gone(other) && !snap.pod(other).phase.is_terminal() && term_selects(snap, term, pod, snap.pod(other))
+            other != pod_id
+                && !state.is_gone(other)
+                && !snap.pod(other).phase.is_terminal()
+                && term_selects(snap, term, pod, snap.pod(other))
         });
         if conflict {
             return Err(Misfit::AntiAffinity);

@@ -99,13 +99,19 @@ pub fn plan(snap: &Snapshot, policy: &Policy) -> PlanResult {
 
 impl<'a> Plan<'a> {
     pub fn new(snap: &'a Snapshot, policy: &'a Policy) -> Self {
-        let processed = snap.nodes.iter().map(|n| n.ready && policy.node_selector.matches(&n.labels)).collect();
+        let processed = snap
+            .nodes
+            .iter()
+            .map(|n| n.ready && policy.node_selector.matches(&n.labels))
+            .collect();
         Self {
             snap,
             policy,
             processed,
             fate: vec![Fate::Untouched; snap.pods.len()],
-            usage: (0..snap.nodes.len()).map(|n| snap.node_usage(n).clone()).collect(),
+            usage: (0..snap.nodes.len())
+                .map(|n| snap.node_usage(n).clone())
+                .collect(),
             per_node: vec![0; snap.nodes.len()],
             per_namespace: HashMap::new(),
             total: 0,
@@ -117,7 +123,10 @@ impl<'a> Plan<'a> {
 
     pub fn run_strategy(&mut self, cfg: &StrategyConfig) {
         self.common = cfg.common.clone();
-        self.result.strategies.push(StrategyTally { name: cfg.name(), ..Default::default() });
+        self.result.strategies.push(StrategyTally {
+            name: cfg.name(),
+            ..Default::default()
+        });
         strategies::run(&cfg.params, self);
     }
 
@@ -163,7 +172,8 @@ impl<'a> Plan<'a> {
 
     /// Rules 1-3, and rule 5 when the strategy has `nodeFit`, without counting anything.
     pub fn evictable(&self, pod: PodId) -> Result<(), SkipReason> {
-        eligibility::check(self.snap, &self.policy.eviction, &self.common, pod).map_err(SkipReason::NotEvictable)?;
+        eligibility::check(self.snap, &self.policy.eviction, &self.common, pod)
+            .map_err(SkipReason::NotEvictable)?;
         if self.common.node_fit && !nodefit::fits_elsewhere(self.snap, self, pod) {
             return Err(SkipReason::NoFit);
         }
@@ -182,7 +192,9 @@ impl<'a> Plan<'a> {
             (Some(max), Some(n)) => self.per_node[n] >= max,
             _ => false,
         };
-        let ns_full = limits.per_namespace.is_some_and(|max| self.per_namespace.get(&p.namespace).copied().unwrap_or(0) >= max);
+        let ns_full = limits
+            .per_namespace
+            .is_some_and(|max| self.per_namespace.get(&p.namespace).copied().unwrap_or(0) >= max);
         let total_full = limits.total.is_some_and(|max| self.total >= max);
         node_full || ns_full || total_full
     }
@@ -197,11 +209,15 @@ impl<'a> Plan<'a> {
         if pdbs.len() > 1 {
             return false;
         }
-        pdbs.iter().all(|&i| self.snap.pdbs[i].allows(healthy, self.pdb_planned[i]))
+        pdbs.iter()
+            .all(|&i| self.snap.pdbs[i].allows(healthy, self.pdb_planned[i]))
     }
 
     fn tally(&mut self) -> &mut StrategyTally {
-        self.result.strategies.last_mut().expect("run_strategy pushes a tally first")
+        self.result
+            .strategies
+            .last_mut()
+            .expect("run_strategy pushes a tally first")
     }
 
     /// Counts a candidate the strategy itself had to pass over.
@@ -226,7 +242,11 @@ impl<'a> Plan<'a> {
             return self.record_skip(SkipReason::LimitReached);
         }
         let strategy = self.tally().name;
-        let eviction = Eviction { pod, strategy, reason: reason.into() };
+        let eviction = Eviction {
+            pod,
+            strategy,
+            reason: reason.into(),
+        };
         if !self.pdb_allows(pod) {
             self.fate[pod] = Fate::Blocked;
             self.tally().blocked += 1;

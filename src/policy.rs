@@ -169,8 +169,14 @@ pub struct TaintMatcher {
 impl TaintMatcher {
     pub fn parse(s: &str) -> Self {
         match s.split_once('=') {
-            Some((k, v)) => Self { key: k.to_string(), value: Some(v.to_string()) },
-            None => Self { key: s.to_string(), value: None },
+            Some((k, v)) => Self {
+                key: k.to_string(),
+                value: Some(v.to_string()),
+            },
+            None => Self {
+                key: s.to_string(),
+                value: None,
+            },
         }
     }
 

@@ -65,7 +65,8 @@ impl Selector {
 
     /// Adds `key = value` (as matchLabelKeys does).
     pub fn and_equals(mut self, key: &str, value: &str) -> Self {
-        self.requirements.push(Requirement::In(key.to_string(), vec![value.to_string()]));
+        self.requirements
+            .push(Requirement::In(key.to_string(), vec![value.to_string()]));
         self
     }
 
@@ -144,29 +145,41 @@ fn split_top_level(s: &str) -> Result<Vec<&str>, SelectorError> {
 fn valid_key(k: &str) -> bool {
     !k.is_empty()
         && k.len() <= 316
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
 }
 
 fn valid_value(v: &str) -> bool {
-    v.len() <= 63 && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    v.len() <= 63
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 fn parse_requirement(part: &str) -> Result<Requirement, SelectorError> {
     let err = || SelectorError::Syntax(part.to_string());
     if let Some(key) = part.strip_prefix('!') {
         let key = key.trim();
-        return valid_key(key).then(|| Requirement::DoesNotExist(key.to_string())).ok_or_else(err);
+        return valid_key(key)
+            .then(|| Requirement::DoesNotExist(key.to_string()))
+            .ok_or_else(err);
     }
     for (op, negate) in [(" notin ", true), (" in ", false)] {
         if let Some(idx) = part.find(op) {
             let key = part[..idx].trim();
             let rest = part[idx + op.len()..].trim();
-            let inner = rest.strip_prefix('(').and_then(|r| r.strip_suffix(')')).ok_or_else(err)?;
+            let inner = rest
+                .strip_prefix('(')
+                .and_then(|r| r.strip_suffix(')'))
+                .ok_or_else(err)?;
             let values: Vec<String> = inner.split(',').map(|v| v.trim().to_string()).collect();
             if !valid_key(key) || values.iter().any(|v| !valid_value(v)) {
                 return Err(err());
             }
-            return Ok(if negate { Requirement::NotIn(key.to_string(), values) } else { Requirement::In(key.to_string(), values) });
+            return Ok(if negate {
+                Requirement::NotIn(key.to_string(), values)
+            } else {
+                Requirement::In(key.to_string(), values)
+            });
         }
     }
     for (op, negate) in [("!=", true), ("==", false), ("=", false)] {
@@ -177,10 +190,16 @@ fn parse_requirement(part: &str) -> Result<Requirement, SelectorError> {
                 return Err(err());
             }
             let values = vec![value.to_string()];
-            return Ok(if negate { Requirement::NotIn(key.to_string(), values) } else { Requirement::In(key.to_string(), values) });
+            return Ok(if negate {
+                Requirement::NotIn(key.to_string(), values)
+            } else {
+                Requirement::In(key.to_string(), values)
+            });
         }
     }
-    valid_key(part).then(|| Requirement::Exists(part.to_string())).ok_or_else(err)
+    valid_key(part)
+        .then(|| Requirement::Exists(part.to_string()))
+        .ok_or_else(err)
 }
 
 /// A node selector requirement as the scheduler evaluates it (In, NotIn, Exists,
@@ -194,10 +213,17 @@ fn node_requirement_matches(req: &NodeSelectorRequirement, labels: &Labels) -> b
         "Exists" => value.is_some(),
         "DoesNotExist" => value.is_none(),
         "Gt" | "Lt" => {
-            let (Some(v), Some(bound)) = (value.and_then(|v| v.parse::<i64>().ok()), values.first().and_then(|b| b.parse::<i64>().ok())) else {
+            let (Some(v), Some(bound)) = (
+                value.and_then(|v| v.parse::<i64>().ok()),
+                values.first().and_then(|b| b.parse::<i64>().ok()),
+            ) else {
                 return false;
             };
-            if req.operator == "Gt" { v > bound } else { v < bound }
+            if req.operator == "Gt" {
+                v > bound
+            } else {
+                v < bound
+            }
         }
         _ => false,
     }
@@ -216,18 +242,31 @@ fn field_requirement_matches(req: &NodeSelectorRequirement, node_name: &str) -> 
 }
 
 /// A term matches when all its requirements do; a term with none matches nothing.
-pub fn node_selector_term_matches(term: &NodeSelectorTerm, node_name: &str, labels: &Labels) -> bool {
+pub fn node_selector_term_matches(
+    term: &NodeSelectorTerm,
+    node_name: &str,
+    labels: &Labels,
+) -> bool {
     let exprs = term.match_expressions.as_deref().unwrap_or_default();
     let fields = term.match_fields.as_deref().unwrap_or_default();
     if exprs.is_empty() && fields.is_empty() {
         return false;
     }
-    exprs.iter().all(|r| node_requirement_matches(r, labels)) && fields.iter().all(|r| field_requirement_matches(r, node_name))
+    exprs.iter().all(|r| node_requirement_matches(r, labels))
+        && fields
+            .iter()
+            .all(|r| field_requirement_matches(r, node_name))
 }
 
 /// Terms are ORed.
-pub fn node_selector_terms_match(terms: &[NodeSelectorTerm], node_name: &str, labels: &Labels) -> bool {
-    terms.iter().any(|t| node_selector_term_matches(t, node_name, labels))
+pub fn node_selector_terms_match(
+    terms: &[NodeSelectorTerm],
+    node_name: &str,
+    labels: &Labels,
+) -> bool {
+    terms
+        .iter()
+        .any(|t| node_selector_term_matches(t, node_name, labels))
 }
 
 fn toleration_matches(tol: &Toleration, taint: &Taint) -> bool {
@@ -270,7 +309,10 @@ mod tests {
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> Labels {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -299,18 +341,48 @@ mod tests {
 
     #[test]
     fn toleration_rules() {
-        let taint = Taint { key: "dedicated".into(), value: Some("db".into()), effect: "NoSchedule".into(), ..Default::default() };
-        let tol = |key: Option<&str>, op: Option<&str>, value: Option<&str>, effect: Option<&str>| Toleration {
+        let taint = Taint {
+            key: "dedicated".into(),
+            value: Some("db".into()),
+            effect: "NoSchedule".into(),
+            ..Default::default()
+        };
+        let tol = |key: Option<&str>,
+                   op: Option<&str>,
+                   value: Option<&str>,
+                   effect: Option<&str>| Toleration {
             key: key.map(Into::into),
             operator: op.map(Into::into),
             value: value.map(Into::into),
             effect: effect.map(Into::into),
             ..Default::default()
         };
-        assert!(tolerates(&[tol(Some("dedicated"), None, Some("db"), None)], &taint));
-        assert!(!tolerates(&[tol(Some("dedicated"), None, Some("web"), None)], &taint));
-        assert!(tolerates(&[tol(Some("dedicated"), Some("Exists"), None, Some("NoSchedule"))], &taint));
-        assert!(!tolerates(&[tol(Some("dedicated"), Some("Exists"), None, Some("NoExecute"))], &taint));
+        assert!(tolerates(
+            &[tol(Some("dedicated"), None, Some("db"), None)],
+            &taint
+        ));
+        assert!(!tolerates(
+            &[tol(Some("dedicated"), None, Some("web"), None)],
+            &taint
+        ));
+        assert!(tolerates(
+            &[tol(
+                Some("dedicated"),
+                Some("Exists"),
+                None,
+                Some("NoSchedule")
+            )],
+            &taint
+        ));
+        assert!(!tolerates(
+            &[tol(
+                Some("dedicated"),
+                Some("Exists"),
+                None,
+                Some("NoExecute")
+            )],
+            &taint
+        ));
         assert!(tolerates(&[tol(None, Some("Exists"), None, None)], &taint));
         assert!(!tolerates(&[], &taint));
     }

@@ -12,6 +12,8 @@ use super::status::DeschedulerPolicyStatus;
 
 /// A descheduling policy: which strategies to run, how often, and which pods
 /// may be evicted. Cluster-scoped; each policy runs on its own interval.
+// kube's printcolumn(...) repeats `type_`, which this lint mistakes for duplicated attributes.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[kube(
     group = "descheduler.dev",
@@ -22,14 +24,47 @@ use super::status::DeschedulerPolicyStatus;
     category = "descheduler",
     doc = "A DeschedulerPolicy tells the descheduler which badly placed pods to evict, how often, and within which limits. See spec for the policy and status for what the last run did.",
     status = "DeschedulerPolicyStatus",
-    printcolumn(name = "Mode", type_ = "string", json_path = ".status.lastRun.mode", description = "Evict or DryRun, as of the last run"),
+    printcolumn(
+        name = "Mode",
+        type_ = "string",
+        json_path = ".status.lastRun.mode",
+        description = "Evict or DryRun, as of the last run"
+    ),
     printcolumn(name = "Interval", type_ = "string", json_path = ".spec.interval"),
-    printcolumn(name = "Last Run", type_ = "date", json_path = ".status.lastRun.completionTime", description = "When the last run completed"),
-    printcolumn(name = "Result", type_ = "string", json_path = ".status.lastRun.result", priority = 1),
-    printcolumn(name = "Evicted", type_ = "integer", json_path = ".status.lastRun.evicted", description = "Pods evicted by the last run"),
-    printcolumn(name = "Total", type_ = "integer", json_path = ".status.totalEvicted", description = "Pods evicted since the policy was created"),
-    printcolumn(name = "Valid", type_ = "string", json_path = ".status.conditions[?(@.type==\"Valid\")].status"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Last Run",
+        type_ = "date",
+        json_path = ".status.lastRun.completionTime",
+        description = "When the last run completed"
+    ),
+    printcolumn(
+        name = "Result",
+        type_ = "string",
+        json_path = ".status.lastRun.result",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Evicted",
+        type_ = "integer",
+        json_path = ".status.lastRun.evicted",
+        description = "Pods evicted by the last run"
+    ),
+    printcolumn(
+        name = "Total",
+        type_ = "integer",
+        json_path = ".status.totalEvicted",
+        description = "Pods evicted since the policy was created"
+    ),
+    printcolumn(
+        name = "Valid",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Valid\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct DeschedulerPolicySpec {
@@ -102,7 +137,11 @@ pub struct DeschedulerPolicySpec {
     pub min_pod_age: Option<String>,
 
     /// When true, only pods selected by a PodDisruptionBudget are evicted. Default false.
-    #[serde(rename = "ignorePodsWithoutPDB", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ignorePodsWithoutPDB",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ignore_pods_without_pdb: Option<bool>,
 
     /// Only pods in namespaces whose labels match this selector are evicted. Absent: all namespaces.
@@ -136,34 +175,74 @@ pub enum NoEvictionPolicy {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct Strategies {
     /// Evicts Failed pods (optionally only for given reasons and owner kinds).
-    #[serde(rename = "RemoveFailedPods", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "RemoveFailedPods",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub remove_failed_pods: Option<Strategy<RemoveFailedPodsParams>>,
     /// Evicts pods older than a maximum lifetime (optionally only in given states).
-    #[serde(rename = "PodLifeTime", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "PodLifeTime",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub pod_life_time: Option<Strategy<PodLifeTimeParams>>,
     /// Evicts pods whose containers restarted too often.
-    #[serde(rename = "RemovePodsHavingTooManyRestarts", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "RemovePodsHavingTooManyRestarts",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub remove_pods_having_too_many_restarts: Option<Strategy<TooManyRestartsParams>>,
     /// Evicts pods from nodes whose NoSchedule taints they do not tolerate.
-    #[serde(rename = "RemovePodsViolatingNodeTaints", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "RemovePodsViolatingNodeTaints",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub remove_pods_violating_node_taints: Option<Strategy<NodeTaintsParams>>,
     /// Evicts pods whose node no longer satisfies their node affinity, when another node does.
-    #[serde(rename = "RemovePodsViolatingNodeAffinity", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "RemovePodsViolatingNodeAffinity",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub remove_pods_violating_node_affinity: Option<Strategy<NodeAffinityParams>>,
     /// Evicts pods whose required inter-pod anti-affinity is violated.
-    #[serde(rename = "RemovePodsViolatingInterPodAntiAffinity", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "RemovePodsViolatingInterPodAntiAffinity",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub remove_pods_violating_inter_pod_anti_affinity: Option<Strategy<InterPodAntiAffinityParams>>,
     /// Spreads pods of one owner that pile up on one node.
-    #[serde(rename = "RemoveDuplicates", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "RemoveDuplicates",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub remove_duplicates: Option<Strategy<RemoveDuplicatesParams>>,
     /// Evicts the fewest pods needed to bring topology spread constraints back within maxSkew.
-    #[serde(rename = "RemovePodsViolatingTopologySpreadConstraint", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "RemovePodsViolatingTopologySpreadConstraint",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub remove_pods_violating_topology_spread_constraint: Option<Strategy<TopologySpreadParams>>,
     /// Moves pods from overutilized nodes so they land on underutilized ones.
-    #[serde(rename = "LowNodeUtilization", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "LowNodeUtilization",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub low_node_utilization: Option<Strategy<LowNodeUtilizationParams>>,
     /// Empties underutilized nodes so pods pack onto the others.
-    #[serde(rename = "HighNodeUtilization", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "HighNodeUtilization",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub high_node_utilization: Option<Strategy<HighNodeUtilizationParams>>,
 }
 
@@ -377,7 +456,9 @@ pub struct HighThresholds {
 }
 
 /// Node affinity kinds RemovePodsViolatingNodeAffinity can enforce.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord,
+)]
 pub enum NodeAffinityType {
     /// Evict pods whose node no longer satisfies their required node affinity or nodeSelector.
     #[serde(rename = "requiredDuringSchedulingIgnoredDuringExecution")]
@@ -417,7 +498,9 @@ pub struct PodLifeTime {
 }
 
 /// A pod state PodLifeTime can match: a phase or a container waiting reason.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash,
+)]
 pub enum PodState {
     Running,
     Pending,

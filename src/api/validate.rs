@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::spec::*;
 use crate::policy::{
-    CommonParams, EvictionRules, Limits, NamespaceFilter, Policy, StrategyConfig, StrategyParams, SYSTEM_CRITICAL_PRIORITY, TaintMatcher,
-    Thresholds,
+    CommonParams, EvictionRules, Limits, NamespaceFilter, Policy, SYSTEM_CRITICAL_PRIORITY,
+    StrategyConfig, StrategyParams, TaintMatcher, Thresholds,
 };
 use crate::selectors::Selector;
 
@@ -44,13 +44,17 @@ struct Collector(Vec<FieldError>);
 
 impl Collector {
     fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.0.push(FieldError { path: path.into(), message: message.into() });
+        self.0.push(FieldError {
+            path: path.into(),
+            message: message.into(),
+        });
     }
 }
 
 /// Parses a Go-style duration ("90s", "1h30m"); negative durations are rejected.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d = kube::core::Duration::from_str(s).map_err(|e| format!("{s:?} is not a duration ({e})"))?;
+    let d =
+        kube::core::Duration::from_str(s).map_err(|e| format!("{s:?} is not a duration ({e})"))?;
     if d.is_negative() {
         return Err(format!("{s:?} is negative"));
     }
@@ -58,14 +62,20 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// Validates `spec`; `priority_class` looks up a PriorityClass's value by name.
-pub fn validate(spec: &DeschedulerPolicySpec, priority_class: &dyn Fn(&str) -> Option<i32>) -> Result<Policy, ValidationErrors> {
+pub fn validate(
+    spec: &DeschedulerPolicySpec,
+    priority_class: &dyn Fn(&str) -> Option<i32>,
+) -> Result<Policy, ValidationErrors> {
     let mut errs = Collector::default();
 
     let interval = match spec.interval.as_deref() {
         None => DEFAULT_INTERVAL,
         Some(s) => match parse_duration(s) {
             Ok(d) if d < MIN_INTERVAL => {
-                errs.push("spec.interval", format!("{s} is shorter than the minimum of 10s"));
+                errs.push(
+                    "spec.interval",
+                    format!("{s} is shorter than the minimum of 10s"),
+                );
                 DEFAULT_INTERVAL
             }
             Ok(d) => d,
@@ -76,7 +86,9 @@ pub fn validate(spec: &DeschedulerPolicySpec, priority_class: &dyn Fn(&str) -> O
         },
     };
     let min_pod_age = spec.min_pod_age.as_deref().and_then(|s| {
-        parse_duration(s).map_err(|e| errs.push("spec.minPodAge", e)).ok()
+        parse_duration(s)
+            .map_err(|e| errs.push("spec.minPodAge", e))
+            .ok()
     });
     let node_selector = match spec.node_selector.as_deref() {
         None => Selector::everything(),
@@ -86,7 +98,9 @@ pub fn validate(spec: &DeschedulerPolicySpec, priority_class: &dyn Fn(&str) -> O
         }),
     };
     let namespace_selector = spec.namespace_label_selector.as_ref().and_then(|s| {
-        Selector::from_label_selector(s).map_err(|e| errs.push("spec.namespaceLabelSelector", e.to_string())).ok()
+        Selector::from_label_selector(s)
+            .map_err(|e| errs.push("spec.namespaceLabelSelector", e.to_string()))
+            .ok()
     });
     if let Some(g) = spec.grace_period_seconds
         && g < 0
@@ -126,7 +140,11 @@ pub fn validate(spec: &DeschedulerPolicySpec, priority_class: &dyn Fn(&str) -> O
     })
 }
 
-fn validate_strategies(s: &Strategies, pc: &dyn Fn(&str) -> Option<i32>, errs: &mut Collector) -> Vec<StrategyConfig> {
+fn validate_strategies(
+    s: &Strategies,
+    pc: &dyn Fn(&str) -> Option<i32>,
+    errs: &mut Collector,
+) -> Vec<StrategyConfig> {
     let mut out = Vec::new();
     // The order here is the run order of SPEC §2.
     macro_rules! each {
@@ -146,56 +164,117 @@ fn validate_strategies(s: &Strategies, pc: &dyn Fn(&str) -> Option<i32>, errs: &
     }
     each!(remove_failed_pods, "RemoveFailedPods", remove_failed_pods);
     each!(pod_life_time, "PodLifeTime", pod_life_time);
-    each!(remove_pods_having_too_many_restarts, "RemovePodsHavingTooManyRestarts", too_many_restarts);
-    each!(remove_pods_violating_node_taints, "RemovePodsViolatingNodeTaints", node_taints);
-    each!(remove_pods_violating_node_affinity, "RemovePodsViolatingNodeAffinity", node_affinity);
+    each!(
+        remove_pods_having_too_many_restarts,
+        "RemovePodsHavingTooManyRestarts",
+        too_many_restarts
+    );
+    each!(
+        remove_pods_violating_node_taints,
+        "RemovePodsViolatingNodeTaints",
+        node_taints
+    );
+    each!(
+        remove_pods_violating_node_affinity,
+        "RemovePodsViolatingNodeAffinity",
+        node_affinity
+    );
     each!(
         remove_pods_violating_inter_pod_anti_affinity,
         "RemovePodsViolatingInterPodAntiAffinity",
-        |_: &InterPodAntiAffinityParams, _: &str, _: &mut Collector| Some(StrategyParams::InterPodAntiAffinity)
+        |_: &InterPodAntiAffinityParams, _: &str, _: &mut Collector| Some(
+            StrategyParams::InterPodAntiAffinity
+        )
     );
     each!(remove_duplicates, "RemoveDuplicates", remove_duplicates);
-    each!(remove_pods_violating_topology_spread_constraint, "RemovePodsViolatingTopologySpreadConstraint", topology_spread);
-    each!(low_node_utilization, "LowNodeUtilization", low_node_utilization);
-    each!(high_node_utilization, "HighNodeUtilization", high_node_utilization);
+    each!(
+        remove_pods_violating_topology_spread_constraint,
+        "RemovePodsViolatingTopologySpreadConstraint",
+        topology_spread
+    );
+    each!(
+        low_node_utilization,
+        "LowNodeUtilization",
+        low_node_utilization
+    );
+    each!(
+        high_node_utilization,
+        "HighNodeUtilization",
+        high_node_utilization
+    );
     out
 }
 
-fn validate_common(c: &CommonParamsRef<'_>, path: &str, pc: &dyn Fn(&str) -> Option<i32>, errs: &mut Collector) -> CommonParams {
+fn validate_common(
+    c: &CommonParamsRef<'_>,
+    path: &str,
+    pc: &dyn Fn(&str) -> Option<i32>,
+    errs: &mut Collector,
+) -> CommonParams {
     let namespaces = match c.namespaces {
         None => NamespaceFilter::All,
-        Some(Namespaces { include: Some(_), exclude: Some(_) }) => {
-            errs.push(format!("{path}.namespaces"), "include and exclude are mutually exclusive");
+        Some(Namespaces {
+            include: Some(_),
+            exclude: Some(_),
+        }) => {
+            errs.push(
+                format!("{path}.namespaces"),
+                "include and exclude are mutually exclusive",
+            );
             NamespaceFilter::All
         }
-        Some(Namespaces { include: Some(i), .. }) => NamespaceFilter::Include(i.clone()),
-        Some(Namespaces { exclude: Some(e), .. }) => NamespaceFilter::Exclude(e.clone()),
+        Some(Namespaces {
+            include: Some(i), ..
+        }) => NamespaceFilter::Include(i.clone()),
+        Some(Namespaces {
+            exclude: Some(e), ..
+        }) => NamespaceFilter::Exclude(e.clone()),
         Some(_) => NamespaceFilter::All,
     };
     let priority_threshold = match (c.threshold_priority, c.threshold_priority_class_name) {
         (Some(_), Some(_)) => {
-            errs.push(path, "thresholdPriority and thresholdPriorityClassName are mutually exclusive");
+            errs.push(
+                path,
+                "thresholdPriority and thresholdPriorityClassName are mutually exclusive",
+            );
             SYSTEM_CRITICAL_PRIORITY
         }
         (Some(p), None) => p,
         (None, Some(name)) => pc(name).unwrap_or_else(|| {
-            errs.push(format!("{path}.thresholdPriorityClassName"), format!("PriorityClass {name:?} does not exist"));
+            errs.push(
+                format!("{path}.thresholdPriorityClassName"),
+                format!("PriorityClass {name:?} does not exist"),
+            );
             SYSTEM_CRITICAL_PRIORITY
         }),
         (None, None) => SYSTEM_CRITICAL_PRIORITY,
     };
     let label_selector = c.label_selector.and_then(|s| {
-        Selector::from_label_selector(s).map_err(|e| errs.push(format!("{path}.labelSelector"), e.to_string())).ok()
+        Selector::from_label_selector(s)
+            .map_err(|e| errs.push(format!("{path}.labelSelector"), e.to_string()))
+            .ok()
     });
-    CommonParams { namespaces, priority_threshold, label_selector, node_fit: c.node_fit.unwrap_or(false) }
+    CommonParams {
+        namespaces,
+        priority_threshold,
+        label_selector,
+        node_fit: c.node_fit.unwrap_or(false),
+    }
 }
 
-fn remove_failed_pods(p: &RemoveFailedPodsParams, path: &str, errs: &mut Collector) -> Option<StrategyParams> {
+fn remove_failed_pods(
+    p: &RemoveFailedPodsParams,
+    path: &str,
+    errs: &mut Collector,
+) -> Option<StrategyParams> {
     let f = p.failed_pods.clone().unwrap_or_default();
     if let Some(s) = f.min_pod_lifetime_seconds
         && s < 0
     {
-        errs.push(format!("{path}.failedPods.minPodLifetimeSeconds"), format!("{s} is negative"));
+        errs.push(
+            format!("{path}.failedPods.minPodLifetimeSeconds"),
+            format!("{s} is negative"),
+        );
     }
     Some(StrategyParams::RemoveFailedPods {
         reasons: f.reasons.unwrap_or_default(),
@@ -205,7 +284,11 @@ fn remove_failed_pods(p: &RemoveFailedPodsParams, path: &str, errs: &mut Collect
     })
 }
 
-fn pod_life_time(p: &PodLifeTimeParams, path: &str, errs: &mut Collector) -> Option<StrategyParams> {
+fn pod_life_time(
+    p: &PodLifeTimeParams,
+    path: &str,
+    errs: &mut Collector,
+) -> Option<StrategyParams> {
     let l = p.pod_life_time.clone().unwrap_or_default();
     let field = format!("{path}.podLifeTime.maxPodLifeTimeSeconds");
     let max = match l.max_pod_life_time_seconds {
@@ -223,10 +306,17 @@ fn pod_life_time(p: &PodLifeTimeParams, path: &str, errs: &mut Collector) -> Opt
     states.extend(l.pod_status_phases.unwrap_or_default());
     states.sort();
     states.dedup();
-    Some(StrategyParams::PodLifeTime { max_pod_life_time_seconds: max, states })
+    Some(StrategyParams::PodLifeTime {
+        max_pod_life_time_seconds: max,
+        states,
+    })
 }
 
-fn too_many_restarts(p: &TooManyRestartsParams, path: &str, errs: &mut Collector) -> Option<StrategyParams> {
+fn too_many_restarts(
+    p: &TooManyRestartsParams,
+    path: &str,
+    errs: &mut Collector,
+) -> Option<StrategyParams> {
     let r = p.pods_having_too_many_restarts.clone().unwrap_or_default();
     let field = format!("{path}.podsHavingTooManyRestarts.podRestartThreshold");
     match r.pod_restart_threshold {
@@ -251,7 +341,10 @@ fn node_taints(p: &NodeTaintsParams, path: &str, errs: &mut Collector) -> Option
             .enumerate()
             .filter_map(|(i, s)| {
                 if s.is_empty() || s.starts_with('=') {
-                    errs.push(format!("{path}.{field}[{i}]"), format!("{s:?} is not `key` or `key=value`"));
+                    errs.push(
+                        format!("{path}.{field}[{i}]"),
+                        format!("{s:?} is not `key` or `key=value`"),
+                    );
                     None
                 } else {
                     Some(TaintMatcher::parse(s))
@@ -259,8 +352,15 @@ fn node_taints(p: &NodeTaintsParams, path: &str, errs: &mut Collector) -> Option
             })
             .collect()
     };
-    let excluded_taints = parse(p.excluded_taints.as_deref().unwrap_or_default(), "excludedTaints", errs);
-    let included_taints = p.included_taints.as_deref().map(|l| parse(l, "includedTaints", errs));
+    let excluded_taints = parse(
+        p.excluded_taints.as_deref().unwrap_or_default(),
+        "excludedTaints",
+        errs,
+    );
+    let included_taints = p
+        .included_taints
+        .as_deref()
+        .map(|l| parse(l, "includedTaints", errs));
     Some(StrategyParams::NodeTaints {
         excluded_taints,
         included_taints,
@@ -268,10 +368,20 @@ fn node_taints(p: &NodeTaintsParams, path: &str, errs: &mut Collector) -> Option
     })
 }
 
-fn node_affinity(p: &NodeAffinityParams, path: &str, errs: &mut Collector) -> Option<StrategyParams> {
-    let types = p.node_affinity_type.clone().unwrap_or_else(|| vec![NodeAffinityType::Required]);
+fn node_affinity(
+    p: &NodeAffinityParams,
+    path: &str,
+    errs: &mut Collector,
+) -> Option<StrategyParams> {
+    let types = p
+        .node_affinity_type
+        .clone()
+        .unwrap_or_else(|| vec![NodeAffinityType::Required]);
     if types.is_empty() {
-        errs.push(format!("{path}.nodeAffinityType"), "must name at least one affinity type");
+        errs.push(
+            format!("{path}.nodeAffinityType"),
+            "must name at least one affinity type",
+        );
         return None;
     }
     Some(StrategyParams::NodeAffinity {
@@ -280,13 +390,25 @@ fn node_affinity(p: &NodeAffinityParams, path: &str, errs: &mut Collector) -> Op
     })
 }
 
-fn remove_duplicates(p: &RemoveDuplicatesParams, _path: &str, _errs: &mut Collector) -> Option<StrategyParams> {
+fn remove_duplicates(
+    p: &RemoveDuplicatesParams,
+    _path: &str,
+    _errs: &mut Collector,
+) -> Option<StrategyParams> {
     Some(StrategyParams::RemoveDuplicates {
-        exclude_owner_kinds: p.remove_duplicates.as_ref().and_then(|r| r.exclude_owner_kinds.clone()).unwrap_or_default(),
+        exclude_owner_kinds: p
+            .remove_duplicates
+            .as_ref()
+            .and_then(|r| r.exclude_owner_kinds.clone())
+            .unwrap_or_default(),
     })
 }
 
-fn topology_spread(p: &TopologySpreadParams, _path: &str, _errs: &mut Collector) -> Option<StrategyParams> {
+fn topology_spread(
+    p: &TopologySpreadParams,
+    _path: &str,
+    _errs: &mut Collector,
+) -> Option<StrategyParams> {
     Some(StrategyParams::TopologySpread {
         include_soft_constraints: p.include_soft_constraints.unwrap_or(false),
         topology_balance_node_fit: p.topology_balance_node_fit.unwrap_or(true),
@@ -303,14 +425,22 @@ fn valid_resource_name(name: &str) -> bool {
             !domain.is_empty()
                 && !res.is_empty()
                 && !domain.ends_with("kubernetes.io")
-                && domain.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
-                && res.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                && domain
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+                && res
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         }
         None => false,
     }
 }
 
-fn check_thresholds(map: Option<&Thresholds>, field: &str, errs: &mut Collector) -> Option<Thresholds> {
+fn check_thresholds(
+    map: Option<&Thresholds>,
+    field: &str,
+    errs: &mut Collector,
+) -> Option<Thresholds> {
     let Some(map) = map.filter(|m| !m.is_empty()) else {
         errs.push(field, "must list at least one resource");
         return None;
@@ -318,7 +448,10 @@ fn check_thresholds(map: Option<&Thresholds>, field: &str, errs: &mut Collector)
     let mut ok = true;
     for (name, v) in map {
         if !valid_resource_name(name) {
-            errs.push(format!("{field}.{name}"), "is not cpu, memory, pods or an extended resource name (domain/name)");
+            errs.push(
+                format!("{field}.{name}"),
+                "is not cpu, memory, pods or an extended resource name (domain/name)",
+            );
             ok = false;
         }
         if !(0.0..=100.0).contains(v) || v.is_nan() {
@@ -336,20 +469,48 @@ fn fill_natives(map: &mut Thresholds) {
     }
 }
 
-fn low_node_utilization(p: &LowNodeUtilizationParams, path: &str, errs: &mut Collector) -> Option<StrategyParams> {
+fn low_node_utilization(
+    p: &LowNodeUtilizationParams,
+    path: &str,
+    errs: &mut Collector,
+) -> Option<StrategyParams> {
     let base = format!("{path}.nodeResourceUtilizationThresholds");
-    let t = p.node_resource_utilization_thresholds.clone().unwrap_or_default();
+    let t = p
+        .node_resource_utilization_thresholds
+        .clone()
+        .unwrap_or_default();
     let deviation = t.use_deviation_thresholds.unwrap_or(false);
     let thresholds = check_thresholds(t.thresholds.as_ref(), &format!("{base}.thresholds"), errs);
-    let targets = check_thresholds(t.target_thresholds.as_ref(), &format!("{base}.targetThresholds"), errs);
-    let (mut thresholds, mut target_thresholds) = (thresholds?, targets?);
-    let mut ok = true;
-    for name in thresholds.keys().filter(|k| !target_thresholds.contains_key(*k)) {
-        errs.push(format!("{base}.targetThresholds"), format!("has no entry for {name}, which thresholds lists"));
+    let targets = check_thresholds(
+        t.target_thresholds.as_ref(),
+        &format!("{base}.targetThresholds"),
+        errs,
+    );
+    let mut ok = thresholds.is_some() && targets.is_some();
+    let mut thresholds = thresholds
+        .or_else(|| t.thresholds.clone())
+        .unwrap_or_default();
+    let mut target_thresholds = targets
+        .or_else(|| t.target_thresholds.clone())
+        .unwrap_or_default();
+    for name in thresholds
+        .keys()
+        .filter(|k| !target_thresholds.contains_key(*k))
+    {
+        errs.push(
+            format!("{base}.targetThresholds"),
+            format!("has no entry for {name}, which thresholds lists"),
+        );
         ok = false;
     }
-    for name in target_thresholds.keys().filter(|k| !thresholds.contains_key(*k)) {
-        errs.push(format!("{base}.thresholds"), format!("has no entry for {name}, which targetThresholds lists"));
+    for name in target_thresholds
+        .keys()
+        .filter(|k| !thresholds.contains_key(*k))
+    {
+        errs.push(
+            format!("{base}.thresholds"),
+            format!("has no entry for {name}, which targetThresholds lists"),
+        );
         ok = false;
     }
     if !deviation {
@@ -357,7 +518,10 @@ fn low_node_utilization(p: &LowNodeUtilizationParams, path: &str, errs: &mut Col
             if let Some(high) = target_thresholds.get(name)
                 && low > high
             {
-                errs.push(format!("{base}.thresholds.{name}"), format!("{low} is greater than targetThresholds.{name} ({high})"));
+                errs.push(
+                    format!("{base}.thresholds.{name}"),
+                    format!("{low} is greater than targetThresholds.{name} ({high})"),
+                );
                 ok = false;
             }
         }
@@ -372,10 +536,21 @@ fn low_node_utilization(p: &LowNodeUtilizationParams, path: &str, errs: &mut Col
     })
 }
 
-fn high_node_utilization(p: &HighNodeUtilizationParams, path: &str, errs: &mut Collector) -> Option<StrategyParams> {
+fn high_node_utilization(
+    p: &HighNodeUtilizationParams,
+    path: &str,
+    errs: &mut Collector,
+) -> Option<StrategyParams> {
     let base = format!("{path}.nodeResourceUtilizationThresholds");
-    let t = p.node_resource_utilization_thresholds.clone().unwrap_or_default();
-    let mut thresholds = check_thresholds(t.thresholds.as_ref(), &format!("{base}.thresholds"), errs)?;
+    let t = p
+        .node_resource_utilization_thresholds
+        .clone()
+        .unwrap_or_default();
+    let mut thresholds =
+        check_thresholds(t.thresholds.as_ref(), &format!("{base}.thresholds"), errs)?;
     fill_natives(&mut thresholds);
-    Some(StrategyParams::HighNodeUtilization { thresholds, number_of_nodes: t.number_of_nodes.unwrap_or(0) })
+    Some(StrategyParams::HighNodeUtilization {
+        thresholds,
+        number_of_nodes: t.number_of_nodes.unwrap_or(0),
+    })
 }

@@ -94,13 +94,22 @@ impl Snapshot {
         let namespaces: BTreeMap<String, Labels> = objects
             .namespaces
             .iter()
-            .filter_map(|ns| Some((ns.metadata.name.clone()?, ns.metadata.labels.clone().unwrap_or_default())))
+            .filter_map(|ns| {
+                Some((
+                    ns.metadata.name.clone()?,
+                    ns.metadata.labels.clone().unwrap_or_default(),
+                ))
+            })
             .collect();
 
         let mut nodes: Vec<NodeInfo> = objects.nodes.into_iter().map(NodeInfo::new).collect();
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
         nodes.dedup_by(|a, b| a.name == b.name);
-        let node_by_name: HashMap<String, NodeId> = nodes.iter().enumerate().map(|(i, n)| (n.name.clone(), i)).collect();
+        let node_by_name: HashMap<String, NodeId> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.clone(), i))
+            .collect();
 
         let mut pods: Vec<PodInfo> = objects
             .pods
@@ -124,13 +133,22 @@ impl Snapshot {
             if let Some(owner) = &p.owner {
                 pods_by_owner.entry(owner.clone()).or_default().push(id);
             }
-            pods_by_namespace.entry(p.namespace.clone()).or_default().push(id);
+            pods_by_namespace
+                .entry(p.namespace.clone())
+                .or_default()
+                .push(id);
         }
 
         let mut pdbs: Vec<PdbInfo> = objects
             .pdbs
             .iter()
-            .map(|pdb| PdbInfo::new(pdb, &pods, pods_by_namespace.get(pdb.metadata.namespace.as_deref().unwrap_or_default())))
+            .map(|pdb| {
+                PdbInfo::new(
+                    pdb,
+                    &pods,
+                    pods_by_namespace.get(pdb.metadata.namespace.as_deref().unwrap_or_default()),
+                )
+            })
             .collect();
         pdbs.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
         let mut pdbs_by_pod = vec![Vec::new(); pods.len()];

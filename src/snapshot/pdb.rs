@@ -33,10 +33,16 @@ fn scaled(v: &IntOrString, total: i64) -> i64 {
 }
 
 impl PdbInfo {
-    pub(super) fn new(pdb: &PodDisruptionBudget, pods: &[PodInfo], in_namespace: Option<&Vec<PodId>>) -> Self {
+    pub(super) fn new(
+        pdb: &PodDisruptionBudget,
+        pods: &[PodInfo],
+        in_namespace: Option<&Vec<PodId>>,
+    ) -> Self {
         let spec = pdb.spec.as_ref();
         // policy/v1: a missing selector selects nothing; an empty one selects every pod.
-        let selector = spec.and_then(|s| s.selector.as_ref()).and_then(|s| Selector::from_label_selector(s).ok());
+        let selector = spec
+            .and_then(|s| s.selector.as_ref())
+            .and_then(|s| Selector::from_label_selector(s).ok());
         let matched: Vec<PodId> = match &selector {
             None => Vec::new(),
             Some(sel) => in_namespace
@@ -46,9 +52,15 @@ impl PdbInfo {
                 .filter(|&p| !pods[p].phase.is_terminal() && sel.matches(pods[p].labels()))
                 .collect(),
         };
-        let healthy = matched.iter().filter(|&&p| pods[p].ready && !pods[p].terminating).count() as i64;
+        let healthy = matched
+            .iter()
+            .filter(|&&p| pods[p].ready && !pods[p].terminating)
+            .count() as i64;
         let expected = matched.len() as i64;
-        let desired_healthy = match (spec.and_then(|s| s.min_available.as_ref()), spec.and_then(|s| s.max_unavailable.as_ref())) {
+        let desired_healthy = match (
+            spec.and_then(|s| s.min_available.as_ref()),
+            spec.and_then(|s| s.max_unavailable.as_ref()),
+        ) {
             (Some(min), _) => scaled(min, expected),
             (None, Some(max)) => (expected - scaled(max, expected)).max(0),
             (None, None) => 0,
@@ -59,7 +71,8 @@ impl PdbInfo {
             pods: matched,
             healthy,
             desired_healthy,
-            always_allow_unhealthy: spec.and_then(|s| s.unhealthy_pod_eviction_policy.as_deref()) == Some("AlwaysAllow"),
+            always_allow_unhealthy: spec.and_then(|s| s.unhealthy_pod_eviction_policy.as_deref())
+                == Some("AlwaysAllow"),
         }
     }
 
@@ -68,7 +81,7 @@ impl PdbInfo {
     pub fn allows(&self, pod_healthy: bool, planned: i64) -> bool {
         let healthy_now = self.healthy - planned;
         if pod_healthy {
-            healthy_now - 1 >= self.desired_healthy
+            healthy_now > self.desired_healthy
         } else {
             self.always_allow_unhealthy || healthy_now >= self.desired_healthy
         }

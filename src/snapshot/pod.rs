@@ -11,7 +11,8 @@ use super::resources::{Resources, pod_requests};
 use crate::selectors::Labels;
 
 pub const ANNOTATION_EVICT: &str = "descheduler.alpha.kubernetes.io/evict";
-pub const ANNOTATION_PREFER_NO_EVICTION: &str = "descheduler.alpha.kubernetes.io/prefer-no-eviction";
+pub const ANNOTATION_PREFER_NO_EVICTION: &str =
+    "descheduler.alpha.kubernetes.io/prefer-no-eviction";
 const ANNOTATION_MIRROR: &str = "kubernetes.io/config.mirror";
 const ANNOTATION_SOURCE: &str = "kubernetes.io/config.source";
 
@@ -94,7 +95,11 @@ static EMPTY_LABELS: std::sync::LazyLock<Labels> = std::sync::LazyLock::new(Labe
 static EMPTY_SPEC: std::sync::LazyLock<PodSpec> = std::sync::LazyLock::new(PodSpec::default);
 
 impl PodInfo {
-    pub(super) fn new(pod: Arc<Pod>, priority_classes: &BTreeMap<String, i32>, nodes: &HashMap<String, NodeId>) -> Self {
+    pub(super) fn new(
+        pod: Arc<Pod>,
+        priority_classes: &BTreeMap<String, i32>,
+        nodes: &HashMap<String, NodeId>,
+    ) -> Self {
         let meta = &pod.metadata;
         let spec = pod.spec.as_ref();
         let status = pod.status.as_ref();
@@ -103,17 +108,29 @@ impl PodInfo {
         let priority_class_name = spec.and_then(|s| s.priority_class_name.clone());
         let priority = spec
             .and_then(|s| s.priority)
-            .or_else(|| priority_class_name.as_ref().and_then(|n| priority_classes.get(n).copied()))
+            .or_else(|| {
+                priority_class_name
+                    .as_ref()
+                    .and_then(|n| priority_classes.get(n).copied())
+            })
             .unwrap_or(0);
         let owner = meta
             .owner_references
             .iter()
             .flatten()
             .find(|o| o.controller == Some(true))
-            .map(|o| OwnerRef { namespace: meta.namespace.clone().unwrap_or_default(), kind: o.kind.clone(), name: o.name.clone() });
+            .map(|o| OwnerRef {
+                namespace: meta.namespace.clone().unwrap_or_default(),
+                kind: o.kind.clone(),
+                name: o.name.clone(),
+            });
         let volumes = spec.and_then(|s| s.volumes.as_ref());
-        let static_source = annotations.and_then(|a| a.get(ANNOTATION_SOURCE)).is_some_and(|v| v != "api");
-        let node_name = spec.and_then(|s| s.node_name.clone()).filter(|n| !n.is_empty());
+        let static_source = annotations
+            .and_then(|a| a.get(ANNOTATION_SOURCE))
+            .is_some_and(|v| v != "api");
+        let node_name = spec
+            .and_then(|s| s.node_name.clone())
+            .filter(|n| !n.is_empty());
         let ready = status
             .and_then(|s| s.conditions.as_ref())
             .into_iter()
@@ -133,13 +150,24 @@ impl PodInfo {
                 .unwrap_or_else(|| spec.map_or(Qos::BestEffort, compute_qos)),
             requests: spec.map(pod_requests).unwrap_or_default(),
             owner,
-            created: meta.creation_timestamp.as_ref().and_then(|t| to_chrono(t.0)),
-            started: status.and_then(|s| s.start_time.as_ref()).and_then(|t| to_chrono(t.0)),
+            created: meta
+                .creation_timestamp
+                .as_ref()
+                .and_then(|t| to_chrono(t.0)),
+            started: status
+                .and_then(|s| s.start_time.as_ref())
+                .and_then(|t| to_chrono(t.0)),
             terminating: meta.deletion_timestamp.is_some(),
             ready,
             mirror_or_static: has_annotation(ANNOTATION_MIRROR) || static_source,
-            local_storage: volumes.into_iter().flatten().any(|v| v.empty_dir.is_some() || v.host_path.is_some()),
-            pvc: volumes.into_iter().flatten().any(|v| v.persistent_volume_claim.is_some()),
+            local_storage: volumes
+                .into_iter()
+                .flatten()
+                .any(|v| v.empty_dir.is_some() || v.host_path.is_some()),
+            pvc: volumes
+                .into_iter()
+                .flatten()
+                .any(|v| v.persistent_volume_claim.is_some()),
             evict_annotation: has_annotation(ANNOTATION_EVICT),
             prefer_no_eviction: has_annotation(ANNOTATION_PREFER_NO_EVICTION),
             pod,
@@ -159,11 +187,19 @@ impl PodInfo {
     }
 
     pub fn container_statuses(&self) -> &[ContainerStatus] {
-        self.pod.status.as_ref().and_then(|s| s.container_statuses.as_deref()).unwrap_or_default()
+        self.pod
+            .status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_deref())
+            .unwrap_or_default()
     }
 
     pub fn init_container_statuses(&self) -> &[ContainerStatus] {
-        self.pod.status.as_ref().and_then(|s| s.init_container_statuses.as_deref()).unwrap_or_default()
+        self.pod
+            .status
+            .as_ref()
+            .and_then(|s| s.init_container_statuses.as_deref())
+            .unwrap_or_default()
     }
 
     pub fn status_reason(&self) -> Option<&str> {
@@ -173,7 +209,11 @@ impl PodInfo {
     pub fn has_node_constraints(&self) -> bool {
         let spec = self.spec();
         spec.node_selector.as_ref().is_some_and(|s| !s.is_empty())
-            || spec.affinity.as_ref().and_then(|a| a.node_affinity.as_ref()).is_some()
+            || spec
+                .affinity
+                .as_ref()
+                .and_then(|a| a.node_affinity.as_ref())
+                .is_some()
     }
 }
 
@@ -194,7 +234,10 @@ fn parse_qos(s: &str) -> Option<Qos> {
 /// The kubelet's rule: Guaranteed when every container has equal cpu and memory
 /// requests and limits; BestEffort when none has any; otherwise Burstable.
 fn compute_qos(spec: &PodSpec) -> Qos {
-    let containers = spec.containers.iter().chain(spec.init_containers.iter().flatten());
+    let containers = spec
+        .containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten());
     let mut any = false;
     let mut guaranteed = true;
     for c in containers {

@@ -22,7 +22,9 @@ pub fn parse_quantity_milli(s: &str) -> Option<i128> {
     if s.is_empty() {
         return None;
     }
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-')).unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
+        .unwrap_or(s.len());
     let (num, suffix) = s.split_at(split);
     let (mantissa, exp10, mult): (&str, i32, i128) = match suffix {
         "" => (num, 0, 1),
@@ -42,7 +44,9 @@ pub fn parse_quantity_milli(s: &str) -> Option<i128> {
         "Pi" => (num, 0, 1 << 50),
         "Ei" => (num, 0, 1 << 60),
         other => {
-            let e = other.strip_prefix('e').or_else(|| other.strip_prefix('E'))?;
+            let e = other
+                .strip_prefix('e')
+                .or_else(|| other.strip_prefix('E'))?;
             (num, e.parse::<i32>().ok()?, 1)
         }
     };
@@ -52,16 +56,24 @@ pub fn parse_quantity_milli(s: &str) -> Option<i128> {
     if int_part.is_empty() && frac_part.is_empty() {
         return None;
     }
-    if !int_part.chars().all(|c| c.is_ascii_digit()) || !frac_part.chars().all(|c| c.is_ascii_digit()) {
+    if !int_part.chars().all(|c| c.is_ascii_digit())
+        || !frac_part.chars().all(|c| c.is_ascii_digit())
+    {
         return None;
     }
     // value = digits * 10^(exp10 - frac_len + 3) * mult, in milli-units.
     let digits: String = format!("{int_part}{frac_part}");
     let digits = digits.trim_start_matches('0');
-    let digits: i128 = if digits.is_empty() { 0 } else { digits.parse().ok()? };
+    let digits: i128 = if digits.is_empty() {
+        0
+    } else {
+        digits.parse().ok()?
+    };
     let scale = exp10 - frac_part.len() as i32 + 3;
     let value = if scale >= 0 {
-        digits.checked_mul(10i128.checked_pow(scale as u32)?)?.checked_mul(mult)?
+        digits
+            .checked_mul(10i128.checked_pow(scale as u32)?)?
+            .checked_mul(mult)?
     } else {
         let div = 10i128.checked_pow((-scale) as u32)?;
         let n = digits.checked_mul(mult)?;
@@ -79,7 +91,9 @@ impl Resources {
     pub fn from_list(list: Option<&BTreeMap<String, Quantity>>) -> Self {
         let mut r = Resources::default();
         for (name, q) in list.into_iter().flatten() {
-            let Some(milli) = parse_quantity_milli(&q.0) else { continue };
+            let Some(milli) = parse_quantity_milli(&q.0) else {
+                continue;
+            };
             match name.as_str() {
                 "cpu" => r.cpu = clamp(milli),
                 "memory" => r.memory = clamp((milli + 999) / 1000),
@@ -97,7 +111,11 @@ impl Resources {
             "cpu" => self.cpu,
             "memory" => self.memory,
             "pods" => self.pods,
-            _ => self.other.iter().find(|(n, _)| n == name).map_or(0, |(_, v)| *v),
+            _ => self
+                .other
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(0, |(_, v)| *v),
         }
     }
 
@@ -145,7 +163,9 @@ impl Resources {
 
     /// Every resource name with a non-zero amount, natives first.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        ["cpu", "memory", "pods"].into_iter().chain(self.other.iter().map(|(n, _)| n.as_str()))
+        ["cpu", "memory", "pods"]
+            .into_iter()
+            .chain(self.other.iter().map(|(n, _)| n.as_str()))
     }
 
     /// Whether `request` fits into `allocatable` given `used`: every requested
@@ -159,7 +179,11 @@ impl Resources {
 
     /// Usage as a percentage of allocatable; a resource the node lacks counts as 0%.
     pub fn percent(used: i64, allocatable: i64) -> f64 {
-        if allocatable <= 0 { 0.0 } else { used as f64 * 100.0 / allocatable as f64 }
+        if allocatable <= 0 {
+            0.0
+        } else {
+            used as f64 * 100.0 / allocatable as f64
+        }
     }
 }
 
@@ -233,7 +257,10 @@ mod tests {
         req.insert("cpu".to_string(), Quantity(cpu.into()));
         req.insert("memory".to_string(), Quantity(mem.into()));
         Container {
-            resources: Some(k8s_openapi::api::core::v1::ResourceRequirements { requests: Some(req), ..Default::default() }),
+            resources: Some(k8s_openapi::api::core::v1::ResourceRequirements {
+                requests: Some(req),
+                ..Default::default()
+            }),
             ..Default::default()
         }
     }

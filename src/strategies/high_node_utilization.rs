@@ -9,12 +9,20 @@ use crate::policy::StrategyParams;
 use crate::snapshot::{NodeId, PodId};
 
 pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
-    let StrategyParams::HighNodeUtilization { thresholds, number_of_nodes } = params else {
+    let StrategyParams::HighNodeUtilization {
+        thresholds,
+        number_of_nodes,
+    } = params
+    else {
         return;
     };
     let snap = plan.snap;
     let nodes: Vec<NodeId> = plan.processed_nodes().collect();
-    let mut under: Vec<NodeId> = nodes.iter().copied().filter(|&n| below_all(plan, n, thresholds)).collect();
+    let mut under: Vec<NodeId> = nodes
+        .iter()
+        .copied()
+        .filter(|&n| below_all(plan, n, thresholds))
+        .collect();
     if under.is_empty() || under.len() <= *number_of_nodes as usize || under.len() == nodes.len() {
         return;
     }
@@ -28,19 +36,32 @@ pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
     let mut spare: Capacity = thresholds
         .keys()
         .map(|r| {
-            let free: i64 = others.iter().map(|&n| snap.node(n).allocatable.get(r) - plan.usage(n).get(r)).sum();
+            let free: i64 = others
+                .iter()
+                .map(|&n| snap.node(n).allocatable.get(r) - plan.usage(n).get(r))
+                .sum();
             (r.clone(), free)
         })
         .collect();
-    under.sort_by(|&a, &b| score(plan, a, thresholds).total_cmp(&score(plan, b, thresholds)).then(a.cmp(&b)));
+    under.sort_by(|&a, &b| {
+        score(plan, a, thresholds)
+            .total_cmp(&score(plan, b, thresholds))
+            .then(a.cmp(&b))
+    });
     for node in under {
-        let mut pods: Vec<PodId> = plan.active_pods_on(node).filter(|&p| plan.in_scope(p)).collect();
+        let mut pods: Vec<PodId> = plan
+            .active_pods_on(node)
+            .filter(|&p| plan.in_scope(p))
+            .collect();
         pods.sort_by_key(|&p| (eviction_order(snap, p), p));
         for id in pods {
             if !all_positive(&spare) {
                 return;
             }
-            let reason = format!("{} is underutilized; packing its pods onto other nodes", snap.node(node).name);
+            let reason = format!(
+                "{} is underutilized; packing its pods onto other nodes",
+                snap.node(node).name
+            );
             if plan.try_evict(id, reason) == Outcome::Evicted {
                 take(&mut spare, &snap.pod(id).requests);
             }

@@ -23,7 +23,15 @@ pub fn run(plan: &mut Plan<'_>) {
         for id in pods {
             if let Some(other) = violation(plan, &mut domains, id, node) {
                 let o = snap.pod(other);
-                let outcome = plan.try_evict(id, format!("anti-affinity matches {}/{} on {}", o.namespace, o.name, o.node_name.as_deref().unwrap_or("?")));
+                let outcome = plan.try_evict(
+                    id,
+                    format!(
+                        "anti-affinity matches {}/{} on {}",
+                        o.namespace,
+                        o.name,
+                        o.node_name.as_deref().unwrap_or("?")
+                    ),
+                );
                 debug_assert_ne!(outcome, Outcome::OutOfScope);
             }
         }

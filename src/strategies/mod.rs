@@ -14,7 +14,6 @@ mod too_many_restarts;
 mod topology_spread;
 mod utilization;
 
-
 use crate::plan::Plan;
 use crate::policy::StrategyParams;
 

@@ -10,7 +10,11 @@ use crate::selectors::node_selector_term_matches;
 use crate::snapshot::{NodeId, PodId, Snapshot};
 
 pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
-    let StrategyParams::NodeAffinity { required, preferred } = *params else {
+    let StrategyParams::NodeAffinity {
+        required,
+        preferred,
+    } = *params
+    else {
         return;
     };
     let snap = plan.snap;
@@ -18,9 +22,18 @@ pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
         let pod = snap.pod(id);
         let Some(node) = pod.node else { continue };
         let node_info = snap.node(node);
-        if required && pod.has_node_constraints() && !node_selector_matches(pod, &node_info.name, &node_info.labels) {
+        if required
+            && pod.has_node_constraints()
+            && !node_selector_matches(pod, &node_info.name, &node_info.labels)
+        {
             if fits_other(plan, id, node, |_| true) {
-                plan.try_evict(id, format!("node {} no longer matches the pod's required node affinity", node_info.name));
+                plan.try_evict(
+                    id,
+                    format!(
+                        "node {} no longer matches the pod's required node affinity",
+                        node_info.name
+                    ),
+                );
             } else {
                 count_no_fit(plan, id);
             }
@@ -33,7 +46,13 @@ pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
             }
             let better = |n: NodeId| preferred_score(snap, id, n) > current;
             if fits_other(plan, id, node, better) {
-                plan.try_evict(id, format!("another node scores higher than {} on the pod's preferred node affinity", node_info.name));
+                plan.try_evict(
+                    id,
+                    format!(
+                        "another node scores higher than {} on the pod's preferred node affinity",
+                        node_info.name
+                    ),
+                );
             }
         }
     }

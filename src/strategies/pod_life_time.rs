@@ -7,7 +7,11 @@ use crate::policy::StrategyParams;
 use crate::snapshot::PodInfo;
 
 pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
-    let StrategyParams::PodLifeTime { max_pod_life_time_seconds, states } = params else {
+    let StrategyParams::PodLifeTime {
+        max_pod_life_time_seconds,
+        states,
+    } = params
+    else {
         return;
     };
     let snap = plan.snap;
@@ -17,13 +21,17 @@ pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
             let pod = snap.pod(id);
             let created = pod.created?;
             let age = (snap.now - created).num_seconds();
-            (age > *max_pod_life_time_seconds && (states.is_empty() || matches_state(pod, states))).then_some((created, id, age))
+            (age > *max_pod_life_time_seconds && (states.is_empty() || matches_state(pod, states)))
+                .then_some((created, id, age))
         })
         .collect();
     // Oldest first; the id breaks ties in (namespace, name) order.
     candidates.sort();
     for (_, id, age) in candidates {
-        plan.try_evict(id, format!("age {age}s exceeds {max_pod_life_time_seconds}s"));
+        plan.try_evict(
+            id,
+            format!("age {age}s exceeds {max_pod_life_time_seconds}s"),
+        );
     }
 }
 

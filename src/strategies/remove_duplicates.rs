@@ -15,7 +15,10 @@ use crate::snapshot::{NodeId, OwnerRef, PodId};
 type OwnerKey = (OwnerRef, Vec<String>);
 
 pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
-    let StrategyParams::RemoveDuplicates { exclude_owner_kinds } = params else {
+    let StrategyParams::RemoveDuplicates {
+        exclude_owner_kinds,
+    } = params
+    else {
         return;
     };
     let snap = plan.snap;
@@ -23,27 +26,42 @@ pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
     let mut groups: BTreeMap<OwnerKey, BTreeMap<NodeId, Vec<PodId>>> = BTreeMap::new();
     for id in super::scoped_active_pods(plan) {
         let pod = snap.pod(id);
-        let (Some(owner), Some(node)) = (&pod.owner, pod.node) else { continue };
+        let (Some(owner), Some(node)) = (&pod.owner, pod.node) else {
+            continue;
+        };
         if exclude_owner_kinds.contains(&owner.kind) || plan.evictable(id).is_err() {
             continue;
         }
-        let mut images: Vec<String> = pod.spec().containers.iter().filter_map(|c| c.image.clone()).collect();
+        let mut images: Vec<String> = pod
+            .spec()
+            .containers
+            .iter()
+            .filter_map(|c| c.image.clone())
+            .collect();
         images.sort();
-        groups.entry((owner.clone(), images)).or_default().entry(node).or_default().push(id);
+        groups
+            .entry((owner.clone(), images))
+            .or_default()
+            .entry(node)
+            .or_default()
+            .push(id);
     }
     let processed: Vec<NodeId> = plan.processed_nodes().collect();
     for ((owner, _), by_node) in groups {
         if by_node.values().all(|pods| pods.len() < 2) {
             continue;
         }
-        let Some(&sample) = by_node.values().flatten().next() else { continue };
+        let Some(&sample) = by_node.values().flatten().next() else {
+            continue;
+        };
         let pod = snap.pod(sample);
         let tolerations = pod.spec().tolerations.as_deref().unwrap_or_default();
         let feasible = processed
             .iter()
             .filter(|&&n| {
                 let node = snap.node(n);
-                tolerates_all(tolerations, &node.taints, &["NoSchedule", "NoExecute"]) && node_selector_matches(pod, &node.name, &node.labels)
+                tolerates_all(tolerations, &node.taints, &["NoSchedule", "NoExecute"])
+                    && node_selector_matches(pod, &node.name, &node.labels)
             })
             .count();
         if feasible < 2 {
@@ -60,7 +78,13 @@ pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
             for id in pods.into_iter().take(extra) {
                 plan.try_evict(
                     id,
-                    format!("{} {}/{} has more than {upper_avg} pods on {}", owner.kind, owner.namespace, owner.name, snap.node(node).name),
+                    format!(
+                        "{} {}/{} has more than {upper_avg} pods on {}",
+                        owner.kind,
+                        owner.namespace,
+                        owner.name,
+                        snap.node(node).name
+                    ),
                 );
             }
         }

@@ -25,12 +25,23 @@ struct Constraint<'a> {
 }
 
 pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
-    let StrategyParams::TopologySpread { include_soft_constraints, topology_balance_node_fit } = *params else {
+    let StrategyParams::TopologySpread {
+        include_soft_constraints,
+        topology_balance_node_fit,
+    } = *params
+    else {
         return;
     };
     let snap = plan.snap;
-    let namespaces: Vec<&String> = snap.namespaces.keys().chain(snap.pods.iter().map(|p| &p.namespace)).collect();
-    let mut namespaces: Vec<&String> = namespaces.into_iter().filter(|ns| plan.common().namespaces.allows(ns)).collect();
+    let namespaces: Vec<&String> = snap
+        .namespaces
+        .keys()
+        .chain(snap.pods.iter().map(|p| &p.namespace))
+        .collect();
+    let mut namespaces: Vec<&String> = namespaces
+        .into_iter()
+        .filter(|ns| plan.common().namespaces.allows(ns))
+        .collect();
     namespaces.sort();
     namespaces.dedup();
     for ns in namespaces {
@@ -45,7 +56,11 @@ fn constraints_in<'a>(plan: &Plan<'a>, ns: &str, include_soft: bool) -> Vec<Cons
     let mut seen: BTreeMap<String, Constraint<'a>> = BTreeMap::new();
     for &id in snap.pods_in_namespace(ns) {
         let pod = snap.pod(id);
-        if pod.phase.is_terminal() || pod.terminating || plan.is_evicted(id) || !pod.node.is_some_and(|n| plan.is_processed(n)) {
+        if pod.phase.is_terminal()
+            || pod.terminating
+            || plan.is_evicted(id)
+            || !pod.node.is_some_and(|n| plan.is_processed(n))
+        {
             continue;
         }
         for tsc in pod.spec().topology_spread_constraints.iter().flatten() {
@@ -53,7 +68,11 @@ fn constraints_in<'a>(plan: &Plan<'a>, ns: &str, include_soft: bool) -> Vec<Cons
             if !hard && !include_soft {
                 continue;
             }
-            let Some(mut selector) = tsc.label_selector.as_ref().and_then(|s| Selector::from_label_selector(s).ok()) else {
+            let Some(mut selector) = tsc
+                .label_selector
+                .as_ref()
+                .and_then(|s| Selector::from_label_selector(s).ok())
+            else {
                 continue;
             };
             let mut identity = serde_json::to_string(tsc).unwrap_or_default();
@@ -63,7 +82,11 @@ fn constraints_in<'a>(plan: &Plan<'a>, ns: &str, include_soft: bool) -> Vec<Cons
                     identity.push_str(&format!("|{key}={v}"));
                 }
             }
-            seen.entry(identity).or_insert(Constraint { spec: tsc, selector, carrier: id });
+            seen.entry(identity).or_insert(Constraint {
+                spec: tsc,
+                selector,
+                carrier: id,
+            });
         }
     }
     seen.into_values().collect()
@@ -87,7 +110,9 @@ fn balance(plan: &mut Plan<'_>, ns: &str, c: &Constraint<'_>, balance_node_fit: 
     let mut by_value: BTreeMap<String, Vec<NodeId>> = BTreeMap::new();
     for n in plan.processed_nodes() {
         let node = snap.node(n);
-        let Some(value) = node.labels.get(key) else { continue };
+        let Some(value) = node.labels.get(key) else {
+            continue;
+        };
         if honor_affinity && !node_selector_matches(carrier, &node.name, &node.labels) {
             continue;
         }
@@ -116,7 +141,10 @@ fn balance(plan: &mut Plan<'_>, ns: &str, c: &Constraint<'_>, balance_node_fit: 
     let max_skew = i64::from(c.spec.max_skew.max(1));
     let sizes = domains.iter().map(|d| d.pods.len() as i64);
     let (max, mut min) = (sizes.clone().max().unwrap_or(0), sizes.min().unwrap_or(0));
-    if c.spec.min_domains.is_some_and(|m| (domains.len() as i64) < i64::from(m)) {
+    if c.spec
+        .min_domains
+        .is_some_and(|m| (domains.len() as i64) < i64::from(m))
+    {
         min = 0;
     }
     if max - min <= max_skew {
@@ -128,15 +156,28 @@ fn balance(plan: &mut Plan<'_>, ns: &str, c: &Constraint<'_>, balance_node_fit: 
     for d in &mut domains {
         d.pods.sort_by_cached_key(|&p| {
             let evictable = plan.in_scope(p) && plan.evictable(p).is_ok();
-            (evictable, snap.pod(p).has_node_constraints(), Reverse(eviction_order(snap, p)), Reverse(p))
+            (
+                evictable,
+                snap.pod(p).has_node_constraints(),
+                Reverse(eviction_order(snap, p)),
+                Reverse(p),
+            )
         });
     }
-    domains.sort_by(|a, b| a.pods.len().cmp(&b.pods.len()).then_with(|| a.name.cmp(&b.name)));
+    domains.sort_by(|a, b| {
+        a.pods
+            .len()
+            .cmp(&b.pods.len())
+            .then_with(|| a.name.cmp(&b.name))
+    });
 
     let total: usize = domains.iter().map(|d| d.pods.len()).sum();
     let ideal_avg = total as f64 / domains.len() as f64;
-    let below_avg_nodes: Vec<NodeId> =
-        domains.iter().filter(|d| (d.pods.len() as f64) < ideal_avg).flat_map(|d| d.nodes.iter().copied()).collect();
+    let below_avg_nodes: Vec<NodeId> = domains
+        .iter()
+        .filter(|d| (d.pods.len() as f64) < ideal_avg)
+        .flat_map(|d| d.nodes.iter().copied())
+        .collect();
     let reason = format!("topology spread on {key} (maxSkew {max_skew}) is skewed {max} vs {min}");
 
     let (mut i, mut j) = (0, domains.len() - 1);
@@ -163,7 +204,11 @@ fn balance(plan: &mut Plan<'_>, ns: &str, c: &Constraint<'_>, balance_node_fit: 
         let split = domains[j].pods.len() - move_pods;
         let moved: Vec<PodId> = domains[j].pods.split_off(split);
         for &p in moved.iter().rev() {
-            if balance_node_fit && !below_avg_nodes.iter().any(|&n| Some(n) != snap.pod(p).node && plan.fits(p, n)) {
+            if balance_node_fit
+                && !below_avg_nodes
+                    .iter()
+                    .any(|&n| Some(n) != snap.pod(p).node && plan.fits(p, n))
+            {
                 if plan.in_scope(p) && !plan.is_evicted(p) {
                     plan.record_skip(SkipReason::NoFit);
                 }

@@ -1,22 +1,29 @@
 //! Node usage as percentages, shared by LowNodeUtilization and HighNodeUtilization.
 
+use crate::plan::Plan;
 use crate::policy::Thresholds;
 use crate::snapshot::{NodeId, Resources};
-use crate::plan::Plan;
 
 /// Usage of one resource on a node, as a percentage of its allocatable.
 pub fn percent(plan: &Plan<'_>, node: NodeId, resource: &str) -> f64 {
-    Resources::percent(plan.usage(node).get(resource), plan.snap.node(node).allocatable.get(resource))
+    Resources::percent(
+        plan.usage(node).get(resource),
+        plan.snap.node(node).allocatable.get(resource),
+    )
 }
 
 /// Below the threshold for every listed resource.
 pub fn below_all(plan: &Plan<'_>, node: NodeId, limits: &Thresholds) -> bool {
-    limits.iter().all(|(r, &limit)| percent(plan, node, r) < limit)
+    limits
+        .iter()
+        .all(|(r, &limit)| percent(plan, node, r) < limit)
 }
 
 /// Above the threshold for any listed resource.
 pub fn above_any(plan: &Plan<'_>, node: NodeId, limits: &Thresholds) -> bool {
-    limits.iter().any(|(r, &limit)| percent(plan, node, r) > limit)
+    limits
+        .iter()
+        .any(|(r, &limit)| percent(plan, node, r) > limit)
 }
 
 /// The sum of the listed resources' percentages: how "used" a node is, for ordering.

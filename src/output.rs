@@ -1,0 +1,136 @@
+//! The human-readable `simulate` table.
+
+use std::fmt::Write;
+
+use crate::report::{EvictionEntry, Report};
+
+const BAR_WIDTH: usize = 20;
+
+/// `[####--......]`: '#' is what stays, '-' what the plan removes, '.' free.
+fn bar(before: f64, after: f64) -> String {
+    let cells = |pct: f64| ((pct.clamp(0.0, 100.0) / 100.0) * BAR_WIDTH as f64).round() as usize;
+    let (b, a) = (cells(before), cells(after.min(before)));
+    format!(
+        "[{}{}{}]",
+        "#".repeat(a),
+        "-".repeat(b - a),
+        ".".repeat(BAR_WIDTH - b)
+    )
+}
+
+fn pod_lines(out: &mut String, list: &[EvictionEntry], order: &[String]) {
+    let width = list
+        .iter()
+        .map(|e| e.namespace.len() + e.name.len() + 1)
+        .max()
+        .unwrap_or(0);
+    let node_width = list.iter().map(|e| e.node.len()).max().unwrap_or(0);
+    for strategy in order {
+        let of_strategy: Vec<&EvictionEntry> =
+            list.iter().filter(|e| &e.strategy == strategy).collect();
+        if of_strategy.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "  {strategy} ({})", of_strategy.len());
+        for e in of_strategy {
+            let pod = format!("{}/{}", e.namespace, e.name);
+            let _ = writeln!(
+                out,
+                "    {pod:<width$}  on {:<node_width$}  {}",
+                e.node, e.reason
+            );
+        }
+    }
+}
+
+pub fn table(policy_name: &str, report: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Policy {policy_name}: {} eviction(s) planned, {} blocked",
+        report.evictions.len(),
+        report.blocked.len()
+    );
+    if let Some(reason) = &report.run_skipped {
+        let _ = writeln!(out, "Run skipped: {reason}");
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Planned evictions ({})", report.evictions.len());
+    if report.evictions.is_empty() {
+        let _ = writeln!(out, "  none");
+    }
+    pod_lines(&mut out, &report.evictions, &report.strategy_order);
+    if !report.blocked.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "Blocked by a PodDisruptionBudget ({})",
+            report.blocked.len()
+        );
+        pod_lines(&mut out, &report.blocked, &report.strategy_order);
+    }
+
+    let _ = writeln!(out);
+    let name_width = report
+        .strategy_order
+        .iter()
+        .map(String::len)
+        .max()
+        .unwrap_or(8)
+        .max(8);
+    let _ = writeln!(
+        out,
+        "{:<name_width$}  {:>7}  {:>7}  SKIPPED",
+        "STRATEGY", "EVICTED", "BLOCKED"
+    );
+    for name in &report.strategy_order {
+        let Some(s) = report.strategies.get(name) else {
+            continue;
+        };
+        let skipped = if s.skipped.is_empty() {
+            "-".to_string()
+        } else {
+            s.skipped
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "{name:<name_width$}  {:>7}  {:>7}  {skipped}",
+            s.evicted, s.blocked
+        );
+    }
+
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "Node utilization (requests / allocatable), before -> after  ('-' = freed by the plan)"
+    );
+    let node_width = report.nodes.iter().map(|n| n.name.len()).max().unwrap_or(4);
+    for node in &report.nodes {
+        for (i, (resource, before)) in node.before.iter().enumerate() {
+            let after = node.after.get(resource).copied().unwrap_or(*before);
+            let label = if i == 0 { node.name.as_str() } else { "" };
+            let _ = writeln!(
+                out,
+                "  {label:<node_width$}  {resource:<7} {}  {before:>5.1}% -> {after:>5.1}%",
+                bar(*before, after)
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bar;
+
+    #[test]
+    fn bars_show_what_stays_and_what_goes() {
+        assert_eq!(bar(50.0, 25.0), "[#####-----..........]");
+        assert_eq!(bar(0.0, 0.0), "[....................]");
+        assert_eq!(bar(150.0, 150.0), "[####################]");
+    }
+}
