@@ -554,3 +554,7 @@ fn high_node_utilization(
         number_of_nodes: t.number_of_nodes.unwrap_or(0),
     })
 }
+
+#[cfg(test)]
+#[path = "validate_tests.rs"]
+mod tests;
