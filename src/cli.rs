@@ -18,6 +18,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run the operator: reconcile DeschedulerPolicy objects and evict for real.
+    Run(RunArgs),
     /// Show what a policy would evict from a cluster dump, without touching any cluster.
     Simulate(SimulateArgs),
     /// Print the DeschedulerPolicy CustomResourceDefinition as YAML.
@@ -42,5 +44,51 @@ pub struct SimulateArgs {
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Output {
     Table,
+    Json,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Where /metrics, /healthz and /readyz are served.
+    #[arg(
+        long,
+        default_value = "0.0.0.0:8080",
+        env = "DESCHEDULER_METRICS_BIND_ADDRESS"
+    )]
+    pub metrics_bind_address: std::net::SocketAddr,
+    /// Hold a coordination.k8s.io Lease; only the holder evicts and writes status.
+    #[arg(long, env = "DESCHEDULER_LEADER_ELECT")]
+    pub leader_elect: bool,
+    /// Namespace of the Lease (defaults to the pod's namespace).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub leader_elect_namespace: String,
+    /// Name of the Lease.
+    #[arg(long, default_value = "descheduler")]
+    pub leader_elect_lease_name: String,
+    /// How long a Lease is held without renewal, in seconds.
+    #[arg(long, default_value_t = 15)]
+    pub leader_elect_lease_duration: u64,
+    /// This replica's identity in the Lease (defaults to the pod name, else the host name).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+    /// Cap on evictions per minute across all policies; 0 means no cap.
+    #[arg(long, default_value_t = 60)]
+    pub max_evictions_per_minute: u32,
+    /// Sustained requests per second to the API server.
+    #[arg(long, default_value_t = 20.0)]
+    pub kube_api_qps: f32,
+    /// Burst of requests to the API server above the sustained rate.
+    #[arg(long, default_value_t = 30)]
+    pub kube_api_burst: u32,
+    /// Only reconcile DeschedulerPolicies whose labels match this selector (to shard policies between operators).
+    #[arg(long)]
+    pub policy_label_selector: Option<String>,
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "DESCHEDULER_LOG_FORMAT")]
+    pub log_format: LogFormat,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
     Json,
 }

@@ -5,8 +5,14 @@
 
 pub mod api;
 pub mod cli;
+pub mod cluster;
+pub mod controller;
 pub mod dump;
 pub mod eligibility;
+pub mod evictor;
+pub mod http;
+pub mod leader;
+pub mod metrics;
 pub mod nodefit;
 pub mod output;
 pub mod plan;
@@ -15,4 +21,5 @@ pub mod report;
 pub mod selectors;
 pub mod simulate;
 pub mod snapshot;
+pub mod status;
 pub mod strategies;

@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use descheduler::cli::{Cli, Command, Output, SimulateArgs};
+use descheduler::cli::{Cli, Command, LogFormat, Output, RunArgs, SimulateArgs};
 use descheduler::{api, output, simulate};
 
 /// Bad input (files, YAML, policy) exits with 2, as SPEC §7 asks.
@@ -22,6 +22,40 @@ fn main() -> ExitCode {
             }
         },
         Command::Simulate(args) => simulate_cmd(args),
+        Command::Run(args) => run_cmd(args),
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn run_cmd(args: RunArgs) -> ExitCode {
+    init_tracing(args.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(descheduler::controller::run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %anyhow::Error::from(e), "descheduler stopped");
+            ExitCode::FAILURE
+        }
     }
 }
 

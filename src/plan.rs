@@ -85,6 +85,16 @@ impl FitState for Plan<'_> {
 
 /// Plans a whole run: every enabled strategy in order against one snapshot.
 pub fn plan(snap: &Snapshot, policy: &Policy) -> PlanResult {
+    plan_observed(snap, policy, &mut |_, run| run())
+}
+
+/// Like [`plan`], letting the caller wrap each strategy (the operator times
+/// them) without this module reading the clock.
+pub fn plan_observed(
+    snap: &Snapshot,
+    policy: &Policy,
+    observe: &mut dyn FnMut(&'static str, &mut dyn FnMut()),
+) -> PlanResult {
     let mut plan = Plan::new(snap, policy);
     let ready = snap.nodes.iter().filter(|n| n.ready).count();
     if ready < 2 {
@@ -92,7 +102,7 @@ pub fn plan(snap: &Snapshot, policy: &Policy) -> PlanResult {
         return plan.finish();
     }
     for cfg in &policy.strategies {
-        plan.run_strategy(cfg);
+        observe(cfg.name(), &mut || plan.run_strategy(cfg));
     }
     plan.finish()
 }

@@ -26,6 +26,9 @@ pub struct DeschedulerPolicyStatus {
     /// When the next run is due.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_run_time: Option<Time>,
+    /// The last value of the descheduler.dev/run-now annotation that was acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handled_run_now: Option<String>,
 }
 
 /// Evict or DryRun.

@@ -1,0 +1,223 @@
+//! `descheduler run`: the kube-runtime Controller for DeschedulerPolicy, the
+//! pure schedule it consults, and the single runner that executes runs.
+
+pub mod runner;
+pub mod schedule;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use futures::StreamExt;
+use governor::{Quota, RateLimiter};
+use kube::client::ClientBuilder;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::watcher;
+use kube::{Api, Client};
+use prometheus_client::registry::Registry;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::DeschedulerPolicy;
+use crate::cli::RunArgs;
+use crate::cluster::{Caches, RateLimitLayer, Ready};
+use crate::metrics::Metrics;
+use runner::Runner;
+use schedule::Decision;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OperatorError {
+    #[error("cannot load a kubeconfig or in-cluster configuration: {0}")]
+    Config(#[from] kube::config::InferConfigError),
+    #[error("cannot build the API client: {0}")]
+    Client(#[source] kube::Error),
+    #[error("cannot serve metrics on {addr}: {source}")]
+    Http {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("leader election: {0}")]
+    Leader(#[from] kube_lease_manager::LeaseManagerError),
+    #[error("a watch cache stopped before it synced")]
+    CacheNotSynced,
+}
+
+/// Reconcile never fails on cluster data; the error type exists for kube-runtime.
+#[derive(Debug, thiserror::Error)]
+#[error("reconcile error")]
+pub struct ReconcileError;
+
+/// How long a non-leader waits before asking again.
+const NOT_LEADER_RECHECK: Duration = Duration::from_secs(5);
+
+async fn reconcile(
+    policy: Arc<DeschedulerPolicy>,
+    runner: Arc<Runner>,
+) -> Result<Action, ReconcileError> {
+    if !runner.is_leader() {
+        return Ok(Action::requeue(NOT_LEADER_RECHECK));
+    }
+    let name = policy.metadata.name.clone().unwrap_or_default();
+    let now = chrono::Utc::now();
+    let effective = runner.effective(&policy);
+    Ok(match schedule::decide(&effective, now) {
+        Decision::Due { .. } => {
+            runner.enqueue(&name);
+            // Re-checked after the run; the interval bounds the wait if nothing else happens.
+            Action::requeue(
+                schedule::interval(&policy)
+                    .to_std()
+                    .unwrap_or(Duration::from_secs(900)),
+            )
+        }
+        Decision::NotDue { at } => {
+            let wait = (at - now).to_std().unwrap_or_default() + Duration::from_millis(100);
+            Action::requeue(wait)
+        }
+        Decision::Suspended | Decision::Invalid => Action::await_change(),
+    })
+}
+
+fn error_policy(
+    _policy: Arc<DeschedulerPolicy>,
+    _err: &ReconcileError,
+    _runner: Arc<Runner>,
+) -> Action {
+    Action::requeue(Duration::from_secs(30))
+}
+
+fn identity(args: &RunArgs) -> String {
+    args.identity
+        .clone()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| format!("descheduler-{}", std::process::id()))
+}
+
+async fn client(args: &RunArgs) -> Result<Client, OperatorError> {
+    let config = kube::Config::infer().await?;
+    let builder = ClientBuilder::try_from(config).map_err(OperatorError::Client)?;
+    Ok(builder
+        .with_layer(&RateLimitLayer::new(args.kube_api_qps, args.kube_api_burst))
+        .build())
+}
+
+fn on_signal(shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot listen for SIGTERM");
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = tokio::signal::ctrl_c() => {},
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down: finishing the eviction in flight");
+        shutdown.cancel();
+    });
+}
+
+/// Runs the operator until SIGTERM or Ctrl-C.
+pub async fn run(args: RunArgs) -> Result<(), OperatorError> {
+    let client = client(&args).await?;
+    let shutdown = CancellationToken::new();
+    on_signal(shutdown.clone());
+
+    let mut registry = Registry::default();
+    let metrics = Arc::new(Metrics::register(&mut registry));
+    let ready: Ready = Arc::default();
+    let listener_addr = args.metrics_bind_address;
+    let listener =
+        crate::http::bind(listener_addr)
+            .await
+            .map_err(|source| OperatorError::Http {
+                addr: listener_addr,
+                source,
+            })?;
+    tracing::info!(address = %listener_addr, "serving /metrics, /healthz and /readyz");
+    let http = tokio::spawn(crate::http::serve(
+        listener,
+        Arc::new(registry),
+        ready.clone(),
+        shutdown.clone().cancelled_owned(),
+    ));
+
+    let (caches, watches) = Caches::start(&client);
+    for w in watches {
+        tokio::spawn(w);
+    }
+    tokio::select! {
+        r = caches.wait_until_ready() => r.map_err(|_| OperatorError::CacheNotSynced)?,
+        _ = shutdown.cancelled() => return Ok(()),
+    }
+    ready.store(true, Ordering::Relaxed);
+    tracing::info!("watch caches synced");
+
+    let id = identity(&args);
+    let leadership = crate::leader::start(
+        client.clone(),
+        args.leader_elect,
+        &args.leader_elect_namespace,
+        &args.leader_elect_lease_name,
+        &id,
+        args.leader_elect_lease_duration,
+    )
+    .await?;
+
+    let mut config = watcher::Config::default();
+    if let Some(sel) = &args.policy_label_selector {
+        config = config.labels(sel);
+    }
+    let controller = Controller::new(Api::<DeschedulerPolicy>::all(client.clone()), config);
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "descheduler".into(),
+            instance: Some(id),
+        },
+    );
+    let limiter = std::num::NonZeroU32::new(args.max_evictions_per_minute)
+        .map(|n| Arc::new(RateLimiter::direct(Quota::per_minute(n))));
+    let (runner, rx) = Runner::new(runner::Deps {
+        client,
+        caches,
+        policies: controller.store(),
+        recorder,
+        metrics,
+        leader: leadership.is_leader.clone(),
+        shutdown: shutdown.clone(),
+        eviction_limiter: limiter,
+    });
+    let runner_task = tokio::spawn(runner.clone().run_loop(rx));
+
+    controller
+        .graceful_shutdown_on(shutdown.clone().cancelled_owned())
+        .run(reconcile, error_policy, runner)
+        .for_each(|r| async move {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "reconcile");
+            }
+        })
+        .await;
+
+    // The runner finishes the eviction in flight and writes that run's status.
+    if let Err(e) = runner_task.await {
+        tracing::error!(error = %e, "runner task failed");
+    }
+    drop(leadership);
+    match http.await {
+        Ok(Err(source)) => Err(OperatorError::Http {
+            addr: listener_addr,
+            source,
+        }),
+        _ => Ok(()),
+    }
+}
