@@ -23,3 +23,5 @@ pub mod simulate;
 pub mod snapshot;
 pub mod status;
 pub mod strategies;
+#[cfg(test)]
+pub mod testing;
