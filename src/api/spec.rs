@@ -109,17 +109,17 @@ pub struct DeschedulerPolicySpec {
     /// At most this many evictions per node per run. Absent: no limit; 0: evict nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
-    pub max_no_of_pods_to_evict_per_node: Option<u32>,
+    pub max_no_of_pods_to_evict_per_node: Option<i32>,
 
     /// At most this many evictions per namespace per run. Absent: no limit; 0: evict nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
-    pub max_no_of_pods_to_evict_per_namespace: Option<u32>,
+    pub max_no_of_pods_to_evict_per_namespace: Option<i32>,
 
     /// At most this many evictions per run. Absent: no limit; 0: evict nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
-    pub max_no_of_pods_to_evict_total: Option<u32>,
+    pub max_no_of_pods_to_evict_total: Option<i32>,
 
     /// Grace period passed to the Eviction API. Absent: the pod's own terminationGracePeriodSeconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -129,7 +129,7 @@ pub struct DeschedulerPolicySpec {
     /// Do not evict a pod whose controller owner has fewer than this many pods. Absent or 1: no check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
-    pub min_replicas: Option<u32>,
+    pub min_replicas: Option<i32>,
 
     /// Do not evict pods younger than this duration (age from status.startTime). Absent: no check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -434,7 +434,7 @@ pub struct LowThresholds {
     /// Do nothing unless more than this many nodes are underutilized. Default 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
-    pub number_of_nodes: Option<u32>,
+    pub number_of_nodes: Option<i32>,
     /// Read thresholds as distances below (thresholds) and above (targetThresholds) the mean usage. Default false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_deviation_thresholds: Option<bool>,
@@ -452,7 +452,7 @@ pub struct HighThresholds {
     /// Do nothing unless more than this many nodes are underutilized. Default 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
-    pub number_of_nodes: Option<u32>,
+    pub number_of_nodes: Option<i32>,
 }
 
 /// Node affinity kinds RemovePodsViolatingNodeAffinity can enforce.

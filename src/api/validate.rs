@@ -102,6 +102,19 @@ pub fn validate(
             .map_err(|e| errs.push("spec.namespaceLabelSelector", e.to_string()))
             .ok()
     });
+    let non_negative = |v: Option<i32>, field: &str, errs: &mut Collector| -> Option<u32> {
+        match v {
+            Some(n) if n < 0 => {
+                errs.push(format!("spec.{field}"), format!("{n} is negative"));
+                None
+            }
+            other => other.map(|n| n.unsigned_abs()),
+        }
+    };
+    let per_node = non_negative(spec.max_no_of_pods_to_evict_per_node, "maxNoOfPodsToEvictPerNode", &mut errs);
+    let per_namespace = non_negative(spec.max_no_of_pods_to_evict_per_namespace, "maxNoOfPodsToEvictPerNamespace", &mut errs);
+    let total = non_negative(spec.max_no_of_pods_to_evict_total, "maxNoOfPodsToEvictTotal", &mut errs);
+    let min_replicas = non_negative(spec.min_replicas, "minReplicas", &mut errs).unwrap_or(0);
     if let Some(g) = spec.grace_period_seconds
         && g < 0
     {
@@ -124,17 +137,13 @@ pub fn validate(
             evict_daemon_set_pods: spec.evict_daemon_set_pods.unwrap_or(false),
             ignore_pvc_pods: spec.ignore_pvc_pods.unwrap_or(false),
             evict_failed_bare_pods: spec.evict_failed_bare_pods.unwrap_or(false),
-            min_replicas: spec.min_replicas.unwrap_or(0),
+            min_replicas,
             min_pod_age,
             ignore_pods_without_pdb: spec.ignore_pods_without_pdb.unwrap_or(false),
             namespace_selector,
             no_eviction_policy: spec.no_eviction_policy.unwrap_or_default(),
         },
-        limits: Limits {
-            per_node: spec.max_no_of_pods_to_evict_per_node,
-            per_namespace: spec.max_no_of_pods_to_evict_per_namespace,
-            total: spec.max_no_of_pods_to_evict_total,
-        },
+        limits: Limits { per_node, per_namespace, total },
         grace_period_seconds: spec.grace_period_seconds,
         strategies,
     })
@@ -531,7 +540,7 @@ fn low_node_utilization(
     ok.then_some(StrategyParams::LowNodeUtilization {
         thresholds,
         target_thresholds,
-        number_of_nodes: t.number_of_nodes.unwrap_or(0),
+        number_of_nodes: t.number_of_nodes.unwrap_or(0).max(0).unsigned_abs(),
         use_deviation_thresholds: deviation,
     })
 }
@@ -551,7 +560,7 @@ fn high_node_utilization(
     fill_natives(&mut thresholds);
     Some(StrategyParams::HighNodeUtilization {
         thresholds,
-        number_of_nodes: t.number_of_nodes.unwrap_or(0),
+        number_of_nodes: t.number_of_nodes.unwrap_or(0).max(0).unsigned_abs(),
     })
 }
 
