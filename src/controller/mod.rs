@@ -142,7 +142,8 @@ pub async fn run(args: RunArgs) -> Result<(), OperatorError> {
                 addr: listener_addr,
                 source,
             })?;
-    tracing::info!(address = %listener_addr, "serving /metrics, /healthz and /readyz");
+    let bound = listener.local_addr().unwrap_or(listener_addr);
+    tracing::info!(address = %bound, "serving /metrics, /healthz and /readyz");
     let http = tokio::spawn(crate::http::serve(
         listener,
         Arc::new(registry),
