@@ -33,10 +33,22 @@ pub fn run(params: &StrategyParams, plan: &mut Plan<'_>) {
     }
 }
 
-/// In-scope pods on processed nodes that are not Succeeded or Failed, node by node.
+/// In-scope pods on processed nodes that are not Succeeded or Failed, node by
+/// node, with prefer-no-eviction pods moved last.
 fn scoped_active_pods(plan: &Plan<'_>) -> Vec<crate::snapshot::PodId> {
-    plan.processed_nodes()
+    let mut pods: Vec<_> = plan
+        .processed_nodes()
         .flat_map(|n| plan.active_pods_on(n))
         .filter(|&p| plan.in_scope(p))
-        .collect()
+        .collect();
+    preferred_last(plan, &mut pods);
+    pods
+}
+
+/// SPEC §3: with `noEvictionPolicy: Preferred`, pods annotated
+/// prefer-no-eviction are "only taken after all others". The strategies that
+/// judge pods one by one honour that by offering them last (it matters once a
+/// limit is reached); the others order by `eligibility::eviction_order`.
+fn preferred_last(plan: &Plan<'_>, pods: &mut [crate::snapshot::PodId]) {
+    pods.sort_by_key(|&p| plan.snap.pod(p).prefer_no_eviction);
 }

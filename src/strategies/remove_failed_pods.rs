@@ -16,11 +16,12 @@ pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
         return;
     };
     let snap = plan.snap;
-    let candidates: Vec<_> = plan
+    let mut candidates: Vec<_> = plan
         .processed_nodes()
         .flat_map(|n| snap.pods_on(n).iter().copied())
         .filter(|&p| snap.pod(p).phase == Phase::Failed && plan.in_scope(p))
         .collect();
+    super::preferred_last(plan, &mut candidates);
     for id in candidates {
         let pod = snap.pod(id);
         if pod
@@ -67,4 +68,136 @@ fn failure_reasons(pod: &PodInfo, including_init_containers: bool) -> impl Itera
                 .and_then(|t| t.reason.as_deref())
                 .or_else(|| state.waiting.as_ref().and_then(|w| w.reason.as_deref()))
         }))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::*;
+
+    fn run(params: &str, pods: Vec<PodB>) -> Vec<String> {
+        let yaml =
+            format!("strategies: {{RemoveFailedPods: {{params: {{failedPods: {{{params}}}}}}}}}");
+        let r = Cluster::with_nodes(2)
+            .pods(pods.into_iter().map(|p| p.on("n1")))
+            .run(&yaml);
+        r.evicted_set().into_iter().map(String::from).collect()
+    }
+
+    fn failed(name: &str) -> PodB {
+        pod(name).phase("Failed").not_ready()
+    }
+
+    #[test]
+    fn parameters() {
+        let cases: Vec<(&str, &str, Vec<PodB>, &[&str])> = vec![
+            (
+                "only Failed pods",
+                "",
+                vec![
+                    failed("f"),
+                    pod("r"),
+                    pod("s").phase("Succeeded"),
+                    pod("p").phase("Pending"),
+                ],
+                &["f"],
+            ),
+            (
+                "status.reason",
+                "reasons: [Evicted]",
+                vec![
+                    failed("evicted").reason("Evicted"),
+                    failed("other").reason("NodeLost"),
+                    failed("none"),
+                ],
+                &["evicted"],
+            ),
+            (
+                "container terminated and waiting reasons",
+                "reasons: [OOMKilled, CreateContainerConfigError]",
+                vec![
+                    failed("oom").terminated("OOMKilled"),
+                    failed("config").waiting("CreateContainerConfigError"),
+                    failed("error").terminated("Error"),
+                ],
+                &["config", "oom"],
+            ),
+            (
+                "init containers ignored by default",
+                "reasons: [Error]",
+                vec![
+                    failed("init").init_terminated("Error"),
+                    failed("main").terminated("Error"),
+                ],
+                &["main"],
+            ),
+            (
+                "includingInitContainers",
+                "reasons: [Error, ErrImagePull], includingInitContainers: true",
+                vec![
+                    failed("init").init_terminated("Error"),
+                    failed("init-waiting").init_waiting("ErrImagePull"),
+                    failed("neither").init_terminated("Completed"),
+                ],
+                &["init", "init-waiting"],
+            ),
+            (
+                "excludeOwnerKinds",
+                "excludeOwnerKinds: [Job]",
+                vec![failed("job").owner("Job", "j"), failed("rs")],
+                &["rs"],
+            ),
+            (
+                "minPodLifetimeSeconds from startTime",
+                "minPodLifetimeSeconds: 300",
+                vec![
+                    failed("old").created(1000).started(300),
+                    failed("young").created(1000).started(299),
+                ],
+                &["old"],
+            ),
+            (
+                "minPodLifetimeSeconds falls back to creationTimestamp",
+                "minPodLifetimeSeconds: 300",
+                vec![
+                    failed("old").no_start().created(301),
+                    failed("young").no_start().created(100),
+                ],
+                &["old"],
+            ),
+        ];
+        for (what, params, pods, want) in cases {
+            assert_eq!(run(params, pods), *want, "{what}");
+        }
+    }
+
+    #[test]
+    fn failed_pods_on_unprocessed_nodes_are_left_alone() {
+        let r = Cluster::default()
+            .node(node("n1").label("role", "worker"))
+            .node(node("n2"))
+            .pod(failed("on-worker").on("n1"))
+            .pod(failed("elsewhere").on("n2"))
+            .run("nodeSelector: role=worker\nstrategies: {RemoveFailedPods: {}}");
+        assert_eq!(r.evicted(), ["on-worker"]);
+    }
+
+    #[test]
+    fn common_params_apply() {
+        let c = Cluster::with_nodes(2).pods([
+            failed("a").on("n1").ns("x").label("app", "a"),
+            failed("b").on("n1").ns("y").label("app", "a"),
+            failed("c").on("n1").ns("x"),
+            failed("high")
+                .on("n1")
+                .ns("x")
+                .label("app", "a")
+                .priority(100),
+        ]);
+        let r = c.run("strategies: {RemoveFailedPods: {params: {namespaces: {include: [x]}, labelSelector: {matchLabels: {app: a}}, thresholdPriority: 100}}}");
+        assert_eq!(r.evicted(), ["a"]);
+        assert_eq!(
+            r.skipped(),
+            [("NotEvictable:PriorityTooHigh".to_string(), 1)]
+        );
+    }
 }
