@@ -78,3 +78,229 @@ fn violation(plan: &Plan<'_>, domains: &mut DomainIndex, id: PodId, node: NodeId
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::PodAffinityTerm;
+
+    use crate::testing::*;
+
+    const YAML: &str = "strategies: {RemovePodsViolatingInterPodAntiAffinity: {}}";
+    const HOST: &str = "kubernetes.io/hostname";
+
+    fn cluster() -> Cluster {
+        Cluster::default()
+            .node(node("n1").label("zone", "z1").label(HOST, "n1"))
+            .node(node("n2").label("zone", "z1").label(HOST, "n2"))
+            .node(node("n3").label("zone", "z2").label(HOST, "n3"))
+    }
+
+    #[test]
+    fn cases() {
+        let web = &[("app", "web")];
+        let cases: Vec<(&str, Vec<PodB>, &[&str])> = vec![
+            (
+                "the pod declaring the term goes",
+                vec![
+                    pod("a").on("n1").anti_affinity(HOST, web),
+                    pod("web").on("n1").label("app", "web"),
+                ],
+                &["a"],
+            ),
+            (
+                "different host",
+                vec![
+                    pod("a").on("n1").anti_affinity(HOST, web),
+                    pod("web").on("n2").label("app", "web"),
+                ],
+                &[],
+            ),
+            (
+                "same zone on another node",
+                vec![
+                    pod("a").on("n1").anti_affinity("zone", web),
+                    pod("web").on("n2").label("app", "web"),
+                ],
+                &["a"],
+            ),
+            (
+                "other zone",
+                vec![
+                    pod("a").on("n1").anti_affinity("zone", web),
+                    pod("web").on("n3").label("app", "web"),
+                ],
+                &[],
+            ),
+            (
+                "the same node counts without the topology label",
+                vec![
+                    pod("a").on("n1").anti_affinity("rack", web),
+                    pod("web").on("n1").label("app", "web"),
+                ],
+                &["a"],
+            ),
+            (
+                "not against itself",
+                vec![
+                    pod("a")
+                        .on("n1")
+                        .label("app", "web")
+                        .anti_affinity(HOST, web),
+                ],
+                &[],
+            ),
+            (
+                "other namespaces do not count by default",
+                vec![
+                    pod("a").on("n1").anti_affinity(HOST, web),
+                    pod("web").on("n1").ns("other").label("app", "web"),
+                ],
+                &[],
+            ),
+            (
+                "terminal pods do not count",
+                vec![
+                    pod("a").on("n1").anti_affinity(HOST, web),
+                    pod("web").on("n1").label("app", "web").phase("Succeeded"),
+                ],
+                &[],
+            ),
+            (
+                "mutual: only one goes, lowest priority first",
+                vec![
+                    pod("a")
+                        .on("n1")
+                        .label("app", "web")
+                        .anti_affinity(HOST, web)
+                        .priority(10),
+                    pod("b")
+                        .on("n1")
+                        .label("app", "web")
+                        .anti_affinity(HOST, web)
+                        .priority(5),
+                ],
+                &["b"],
+            ),
+            (
+                "mutual: BestEffort before Burstable",
+                vec![
+                    pod("a")
+                        .on("n1")
+                        .label("app", "web")
+                        .anti_affinity(HOST, web),
+                    pod("b")
+                        .on("n1")
+                        .label("app", "web")
+                        .anti_affinity(HOST, web)
+                        .req("10m", ""),
+                ],
+                &["a"],
+            ),
+            (
+                "mutual: Burstable before Guaranteed",
+                vec![
+                    pod("a")
+                        .on("n1")
+                        .label("app", "web")
+                        .anti_affinity(HOST, web)
+                        .req("10m", "1Mi")
+                        .guaranteed(),
+                    pod("b")
+                        .on("n1")
+                        .label("app", "web")
+                        .anti_affinity(HOST, web)
+                        .req("10m", ""),
+                ],
+                &["b"],
+            ),
+            (
+                "three of a kind: two go",
+                vec![
+                    pod("a")
+                        .on("n1")
+                        .label("app", "web")
+                        .anti_affinity(HOST, web),
+                    pod("b")
+                        .on("n1")
+                        .label("app", "web")
+                        .anti_affinity(HOST, web),
+                    pod("c")
+                        .on("n1")
+                        .label("app", "web")
+                        .anti_affinity(HOST, web),
+                ],
+                &["a", "b"],
+            ),
+        ];
+        for (what, pods, want) in cases {
+            let r = cluster().pods(pods).run(YAML);
+            assert_eq!(r.evicted_set(), *want, "{what}");
+        }
+    }
+
+    #[test]
+    fn term_namespaces() {
+        let term = PodAffinityTerm {
+            topology_key: HOST.into(),
+            label_selector: Some(selector(&[("app", "web")])),
+            namespaces: Some(vec!["other".into()]),
+            ..Default::default()
+        };
+        let r = cluster()
+            .pod(pod("a").on("n1").anti_affinity_term(term.clone()))
+            .pod(pod("web").on("n1").ns("other").label("app", "web"))
+            .run(YAML);
+        assert_eq!(r.evicted(), ["a"]);
+        let by_selector = PodAffinityTerm {
+            namespaces: None,
+            namespace_selector: Some(selector(&[("team", "web")])),
+            ..term
+        };
+        let c = cluster()
+            .namespace("other", &[("team", "web")])
+            .pod(pod("a").on("n1").anti_affinity_term(by_selector))
+            .pod(pod("web").on("n1").ns("other").label("app", "web"));
+        assert_eq!(c.run(YAML).evicted(), ["a"]);
+    }
+
+    #[test]
+    fn a_blocked_or_unevictable_pod_still_counts() {
+        let web = &[("app", "web")];
+        let r = cluster()
+            .pod(
+                pod("a")
+                    .on("n1")
+                    .label("app", "web")
+                    .anti_affinity(HOST, web)
+                    .owner("DaemonSet", "ds"),
+            )
+            .pod(
+                pod("b")
+                    .on("n1")
+                    .label("app", "web")
+                    .anti_affinity(HOST, web)
+                    .priority(5),
+            )
+            .run(YAML);
+        // `a` is first (lower priority) but not evictable, so `b` must go.
+        assert_eq!(r.evicted(), ["b"]);
+        assert_eq!(r.skipped(), [("NotEvictable:DaemonSetPod".to_string(), 1)]);
+    }
+
+    #[test]
+    fn only_processed_nodes_are_judged_but_all_pods_count() {
+        let web = &[("app", "web")];
+        let c = cluster()
+            .pod(pod("a").on("n1").anti_affinity("zone", web))
+            .pod(
+                pod("b")
+                    .on("n2")
+                    .label("app", "web")
+                    .anti_affinity("zone", &[("x", "y")]),
+            );
+        let r = c.run(&format!("nodeSelector: {HOST}=n1\n{YAML}"));
+        assert_eq!(r.evicted(), ["a"]);
+        let r = c.run(&format!("nodeSelector: {HOST}=n2\n{YAML}"));
+        assert!(r.evicted().is_empty());
+    }
+}

@@ -62,10 +62,12 @@ fn fits_other(plan: &Plan<'_>, id: PodId, own: NodeId, extra: impl Fn(NodeId) ->
     (0..plan.snap.nodes.len()).any(|n| n != own && extra(n) && plan.fits(id, n))
 }
 
-/// A pod with no other place to go is a candidate the plan could not take.
+/// A pod with no other place to go is a candidate the plan could not take;
+/// one that is not evictable anyway is counted under that rule instead.
 fn count_no_fit(plan: &mut Plan<'_>, id: PodId) {
     if plan.in_scope(id) && !plan.is_evicted(id) {
-        let _: Outcome = plan.record_skip(SkipReason::NoFit);
+        let reason = plan.evictable(id).err().unwrap_or(SkipReason::NoFit);
+        let _: Outcome = plan.record_skip(reason);
     }
 }
 
@@ -89,4 +91,117 @@ fn preferred_score(snap: &Snapshot, pod: PodId, node: NodeId) -> Option<i64> {
             .map(|t| i64::from(t.weight))
             .sum(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::*;
+
+    fn cluster() -> Cluster {
+        Cluster::default()
+            .node(node("n1").label("zone", "a"))
+            .node(node("n2").label("zone", "b"))
+            .node(node("n3").label("zone", "c").unschedulable())
+    }
+
+    const REQUIRED: &str = "strategies: {RemovePodsViolatingNodeAffinity: {}}";
+    const PREFERRED: &str = "strategies: {RemovePodsViolatingNodeAffinity: {params: {nodeAffinityType: [preferredDuringSchedulingIgnoredDuringExecution]}}}";
+    const BOTH: &str = "strategies: {RemovePodsViolatingNodeAffinity: {params: {nodeAffinityType: [requiredDuringSchedulingIgnoredDuringExecution, preferredDuringSchedulingIgnoredDuringExecution]}}}";
+
+    #[test]
+    fn required_and_preferred() {
+        let c = cluster().pods([
+            pod("req-ok").on("n1").require_node("zone", &["a"]),
+            pod("req-moved").on("n1").require_node("zone", &["b"]),
+            pod("req-or")
+                .on("n1")
+                .require_node("zone", &["x"])
+                .require_node("zone", &["b"]),
+            pod("req-nowhere").on("n1").require_node("zone", &["x"]),
+            pod("req-cordoned").on("n1").require_node("zone", &["c"]),
+            pod("sel-moved").on("n1").node_selector("zone", "b"),
+            pod("sel-ok").on("n2").node_selector("zone", "b"),
+            pod("pref-better").on("n1").prefer_node(10, "zone", "b"),
+            pod("pref-best-here")
+                .on("n1")
+                .prefer_node(10, "zone", "b")
+                .prefer_node(20, "zone", "a"),
+            pod("pref-equal")
+                .on("n1")
+                .prefer_node(10, "zone", "a")
+                .prefer_node(10, "zone", "b"),
+            pod("pref-cordoned").on("n1").prefer_node(10, "zone", "c"),
+            pod("pref-too-big")
+                .on("n1")
+                .prefer_node(10, "zone", "b")
+                .req("5", ""),
+            pod("none").on("n1"),
+        ]);
+        let cases: &[(&str, &[&str], &[(&str, u32)])] = &[
+            (
+                REQUIRED,
+                &["req-moved", "req-or", "sel-moved"],
+                &[("NoFit", 2)],
+            ),
+            (PREFERRED, &["pref-better"], &[]),
+            (
+                BOTH,
+                &["pref-better", "req-moved", "req-or", "sel-moved"],
+                &[("NoFit", 2)],
+            ),
+        ];
+        for (yaml, want, skipped) in cases {
+            let r = c.run(yaml);
+            assert_eq!(r.evicted_set(), *want, "{yaml}");
+            let skipped: Vec<(String, u32)> =
+                skipped.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+            assert_eq!(r.skipped(), skipped, "{yaml}");
+        }
+    }
+
+    #[test]
+    fn a_pod_that_is_not_evictable_is_counted_as_such() {
+        let r = cluster()
+            .pod(
+                pod("ds")
+                    .on("n1")
+                    .owner("DaemonSet", "ds")
+                    .require_node("zone", &["x"]),
+            )
+            .pod(
+                pod("ds2")
+                    .on("n1")
+                    .owner("DaemonSet", "ds")
+                    .require_node("zone", &["b"]),
+            )
+            .run(REQUIRED);
+        assert!(r.evicted().is_empty());
+        assert_eq!(r.skipped(), [("NotEvictable:DaemonSetPod".to_string(), 2)]);
+    }
+
+    #[test]
+    fn destination_needs_room_and_tolerated_taints() {
+        let c = Cluster::default()
+            .node(node("n1").label("zone", "a"))
+            .node(node("n2").label("zone", "b").taint("t", "", "NoSchedule"))
+            .node(node("n3").label("zone", "b").cpu("1"))
+            .pods([
+                pod("tolerates")
+                    .on("n1")
+                    .require_node("zone", &["b"])
+                    .tolerate("t", "", "")
+                    .req("2", ""),
+                pod("small")
+                    .on("n1")
+                    .require_node("zone", &["b"])
+                    .req("500m", ""),
+                pod("stuck")
+                    .on("n1")
+                    .require_node("zone", &["b"])
+                    .req("2", ""),
+            ]);
+        let r = c.run(REQUIRED);
+        assert_eq!(r.evicted_set(), ["small", "tolerates"]);
+        assert_eq!(r.skipped(), [("NoFit".to_string(), 1)]);
+    }
 }
