@@ -1,0 +1,36 @@
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+CLUSTER := tests/e2e/cluster
+
+.PHONY: help cluster-build cluster-up cluster-down e2e test
+
+help:
+	@echo "make test           build the control plane, start it, run all cargo tests, stop it"
+	@echo "make cluster-build  build etcd, kube-*, kubectl and kwok into .cache/bin (no-op if up to date)"
+	@echo "make cluster-up     start the local control plane (kubeconfig: .cache/cluster/kubeconfig)"
+	@echo "make cluster-down   stop it and remove its data (logs stay in .cache/cluster/logs)"
+	@echo "make e2e            run the e2e tests against the cluster, starting it if needed"
+
+# --- local Kubernetes control plane for the e2e tests (tests/e2e/cluster) ---
+
+cluster-build:
+	$(CLUSTER)/build.sh
+
+cluster-up: cluster-build
+	$(CLUSTER)/up.sh
+
+cluster-down:
+	$(CLUSTER)/down.sh
+
+e2e: cluster-up
+	cargo test --test e2e
+
+# Compile first so the cluster is not idle while cargo builds; always tear
+# the cluster down, and keep the first failing exit code.
+test: cluster-build
+	cargo test --all-targets --no-run
+	status=0; \
+	$(CLUSTER)/up.sh && cargo test --all-targets || status=$$?; \
+	$(CLUSTER)/down.sh || { [ $$status -ne 0 ] || status=1; }; \
+	exit $$status

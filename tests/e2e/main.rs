@@ -1,0 +1,9 @@
+//! End-to-end tests against a real local control plane (etcd, kube-apiserver,
+//! kube-controller-manager, kube-scheduler and kwok) built from Go modules.
+//!
+//! Start it with `make cluster-up` (or let `make e2e` / `make test` do it);
+//! the tests fail, never skip, when it is not running. See
+//! `tests/e2e/README.md`.
+
+mod cluster_smoke;
+mod support;
