@@ -39,3 +39,23 @@ fn crd_has_the_names_scope_and_columns_users_rely_on() {
         assert!(columns.contains(&want), "missing printer column {want}");
     }
 }
+
+/// The chart's and kustomize's copies of the CRD are generated too (`make
+/// generate`): Helm and kustomize cannot load files outside their own
+/// directories, so each needs a copy, and neither may drift.
+#[test]
+fn chart_and_kustomize_crd_copies_match_the_generated_one() {
+    let generated = descheduler::api::crd_yaml().expect("the CRD renders");
+    for copy in [
+        "charts/descheduler/crds/deschedulerpolicies.descheduler.dev.yaml",
+        "config/crd/deschedulerpolicies.descheduler.dev.yaml",
+    ] {
+        let path = format!("{}/{copy}", env!("CARGO_MANIFEST_DIR"));
+        let committed =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+        assert!(
+            committed == generated,
+            "{copy} differs from `descheduler crd`: run `make generate`"
+        );
+    }
+}

@@ -227,6 +227,30 @@ const INVALID: &[(&str, &str, &str, &str)] = &[
         "-1 is negative",
     ),
     (
+        "maxNoOfPodsToEvictPerNode negative",
+        "maxNoOfPodsToEvictPerNode: -1",
+        "spec.maxNoOfPodsToEvictPerNode",
+        "-1 is negative",
+    ),
+    (
+        "maxNoOfPodsToEvictPerNamespace negative",
+        "maxNoOfPodsToEvictPerNamespace: -2",
+        "spec.maxNoOfPodsToEvictPerNamespace",
+        "-2 is negative",
+    ),
+    (
+        "maxNoOfPodsToEvictTotal negative",
+        "maxNoOfPodsToEvictTotal: -3",
+        "spec.maxNoOfPodsToEvictTotal",
+        "-3 is negative",
+    ),
+    (
+        "minReplicas negative",
+        "minReplicas: -1",
+        "spec.minReplicas",
+        "-1 is negative",
+    ),
+    (
         "minPodLifetimeSeconds negative",
         "strategies: {RemoveFailedPods: {params: {failedPods: {minPodLifetimeSeconds: -10}}}}",
         "spec.strategies.RemoveFailedPods.params.failedPods.minPodLifetimeSeconds",
