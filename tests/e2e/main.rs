@@ -5,5 +5,6 @@
 //! the tests fail, never skip, when it is not running. See
 //! `tests/e2e/README.md`.
 
+mod chart;
 mod cluster_smoke;
 mod support;
