@@ -3,7 +3,7 @@ SHELL := /bin/bash
 
 CLUSTER := tests/e2e/cluster
 
-.PHONY: help cluster-build cluster-up cluster-down e2e test
+.PHONY: help cluster-build cluster-up cluster-down e2e test install-tools-build generate
 
 help:
 	@echo "make test           build the control plane, start it, run all cargo tests, stop it"
@@ -11,6 +11,8 @@ help:
 	@echo "make cluster-up     start the local control plane (kubeconfig: .cache/cluster/kubeconfig)"
 	@echo "make cluster-down   stop it and remove its data (logs stay in .cache/cluster/logs)"
 	@echo "make e2e            run the e2e tests against the cluster, starting it if needed"
+	@echo "make install-tools-build  build helm and Flux's source-/helm-controller into .cache/bin (no-op if up to date)"
+	@echo "make generate       regenerate the CRD into crds/, charts/descheduler/crds/ and config/crd/"
 
 # --- local Kubernetes control plane for the e2e tests (tests/e2e/cluster) ---
 
@@ -23,12 +25,28 @@ cluster-up: cluster-build
 cluster-down:
 	$(CLUSTER)/down.sh
 
-e2e: cluster-up
+# --- helm and the Flux controllers for the chart/Flux/RBAC e2e tests ---
+
+install-tools-build:
+	tests/e2e/install/build.sh
+
+# --- generated files: the CRD and its copies (tests/crd.rs fails on drift) ---
+
+CRD := deschedulerpolicies.descheduler.dev.yaml
+
+generate:
+	@mkdir -p .cache
+	cargo run -q -- crd > .cache/$(CRD).tmp
+	mv .cache/$(CRD).tmp crds/$(CRD)
+	cp crds/$(CRD) charts/descheduler/crds/$(CRD)
+	cp crds/$(CRD) config/crd/$(CRD)
+
+e2e: cluster-up install-tools-build
 	cargo test --test e2e
 
 # Compile first so the cluster is not idle while cargo builds; always tear
 # the cluster down, and keep the first failing exit code.
-test: cluster-build
+test: cluster-build install-tools-build
 	cargo test --all-targets --no-run
 	status=0; \
 	$(CLUSTER)/up.sh && cargo test --all-targets || status=$$?; \
