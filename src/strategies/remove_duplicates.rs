@@ -90,3 +90,167 @@ pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::*;
+
+    const YAML: &str = "strategies: {RemoveDuplicates: {}}";
+
+    fn rs(name: &str, node: &str) -> PodB {
+        pod(name).on(node).owner("ReplicaSet", "web")
+    }
+
+    #[test]
+    fn cases() {
+        let two = || Cluster::with_nodes(2);
+        let three = || Cluster::with_nodes(3);
+        let cases: Vec<(&str, Cluster, &str, &[&str])> = vec![
+            (
+                "one extra over upperAvg 2",
+                two().pods([rs("a", "n1"), rs("b", "n1"), rs("c", "n1")]),
+                YAML,
+                &["a"],
+            ),
+            (
+                "4 pods on 3 nodes: upperAvg 2",
+                three().pods([rs("a", "n1"), rs("b", "n1"), rs("c", "n1"), rs("d", "n1")]),
+                YAML,
+                &["a", "b"],
+            ),
+            (
+                "already spread",
+                two().pods([rs("a", "n1"), rs("b", "n2")]),
+                YAML,
+                &[],
+            ),
+            (
+                "2+1 on 3 nodes: upperAvg 1",
+                three().pods([rs("a", "n1"), rs("b", "n1"), rs("c", "n2")]),
+                YAML,
+                &["a"],
+            ),
+            (
+                "2+2 on 2 nodes",
+                two().pods([rs("a", "n1"), rs("b", "n1"), rs("c", "n2"), rs("d", "n2")]),
+                YAML,
+                &[],
+            ),
+            (
+                "different images are different owners",
+                two().pods([rs("a", "n1"), rs("b", "n1").image("other")]),
+                YAML,
+                &[],
+            ),
+            (
+                "same owner name in two namespaces",
+                two().pods([rs("a", "n1"), rs("b", "n1").ns("x")]),
+                YAML,
+                &[],
+            ),
+            (
+                "other owner kind",
+                two().pods([rs("a", "n1"), rs("b", "n1").owner("StatefulSet", "web")]),
+                YAML,
+                &[],
+            ),
+            (
+                "bare pods are not duplicates",
+                two().pods([pod("a").on("n1").bare(), pod("b").on("n1").bare()]),
+                YAML,
+                &[],
+            ),
+            (
+                "excludeOwnerKinds",
+                two().pods([rs("a", "n1"), rs("b", "n1"), rs("c", "n1")]),
+                "strategies: {RemoveDuplicates: {params: {removeDuplicates: {excludeOwnerKinds: [ReplicaSet]}}}}",
+                &[],
+            ),
+            (
+                "excludeOwnerKinds of another kind",
+                two().pods([rs("a", "n1"), rs("b", "n1"), rs("c", "n1")]),
+                "strategies: {RemoveDuplicates: {params: {removeDuplicates: {excludeOwnerKinds: [Job]}}}}",
+                &["a"],
+            ),
+            (
+                "lowest priority goes first",
+                two().pods([
+                    rs("a", "n1").priority(10),
+                    rs("b", "n1").priority(-1),
+                    rs("c", "n1").priority(5),
+                ]),
+                YAML,
+                &["b"],
+            ),
+            (
+                "only evictable pods are counted",
+                two().pods([
+                    rs("a", "n1").priority(300_000_000),
+                    rs("b", "n1").priority(2_000_000_000),
+                    rs("c", "n1"),
+                ]),
+                "strategies: {RemoveDuplicates: {params: {thresholdPriority: 100}}}",
+                &[],
+            ),
+            (
+                "feasible nodes need matching labels",
+                Cluster::default()
+                    .node(node("n1").label("disk", "ssd"))
+                    .node(node("n2"))
+                    .pods([
+                        rs("a", "n1").node_selector("disk", "ssd"),
+                        rs("b", "n1").node_selector("disk", "ssd"),
+                    ]),
+                YAML,
+                &[],
+            ),
+            (
+                "feasible nodes need tolerated taints",
+                Cluster::default()
+                    .node(node("n1"))
+                    .node(node("n2").taint("t", "", "NoExecute"))
+                    .node(node("n3").taint("t", "", "PreferNoSchedule"))
+                    .pods([rs("a", "n1"), rs("b", "n1"), rs("c", "n1")]),
+                YAML,
+                &["a"],
+            ),
+            (
+                "tolerating pods have more feasible nodes",
+                Cluster::default()
+                    .node(node("n1"))
+                    .node(node("n2").taint("t", "", "NoSchedule"))
+                    .node(node("n3").taint("t", "", "NoSchedule"))
+                    .pods([
+                        rs("a", "n1").tolerate("t", "", ""),
+                        rs("b", "n1").tolerate("t", "", ""),
+                        rs("c", "n1").tolerate("t", "", ""),
+                    ]),
+                YAML,
+                &["a", "b"],
+            ),
+            (
+                "feasible nodes are processed nodes",
+                Cluster::default()
+                    .node(node("n1").label("role", "w"))
+                    .node(node("n2"))
+                    .pods([rs("a", "n1"), rs("b", "n1")]),
+                "nodeSelector: role=w\nstrategies: {RemoveDuplicates: {}}",
+                &[],
+            ),
+        ];
+        for (what, c, yaml, want) in cases {
+            assert_eq!(c.run(yaml).evicted_set(), *want, "{what}");
+        }
+    }
+
+    #[test]
+    fn not_evictable_pods_are_not_counted() {
+        // Two evictable pods on n1 of two feasible nodes: upperAvg 1, one goes;
+        // the pod with local storage neither counts nor is a candidate.
+        let r = Cluster::with_nodes(2)
+            .pods([rs("a", "n1"), rs("b", "n1"), rs("c", "n1").empty_dir()])
+            .run(YAML);
+        assert_eq!(r.evicted(), ["a"]);
+        assert!(r.skipped().is_empty());
+    }
+}
