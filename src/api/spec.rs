@@ -419,7 +419,7 @@ fn bounded_thresholds(schema: &mut schemars::Schema) {
 /// Node classification for LowNodeUtilization.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("!has(self.thresholds) || !has(self.targetThresholds) || (has(self.useDeviationThresholds) && self.useDeviationThresholds) || self.thresholds.all(k, k in self.targetThresholds && self.thresholds[k] <= self.targetThresholds[k])").message("thresholds and targetThresholds must name the same resources, with each threshold <= its target"))]
+#[x_kube(validation = Rule::new("!has(self.thresholds) || !has(self.targetThresholds) || (self.thresholds.all(k, k in self.targetThresholds) && self.targetThresholds.all(k, k in self.thresholds) && ((has(self.useDeviationThresholds) && self.useDeviationThresholds) || self.thresholds.all(k, self.thresholds[k] <= self.targetThresholds[k])))").message("thresholds and targetThresholds must name the same resources, with each threshold <= its target"))]
 pub struct LowThresholds {
     /// A node is underutilized when its usage is below these percentages for every resource listed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
