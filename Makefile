@@ -3,7 +3,7 @@ SHELL := /bin/bash
 
 CLUSTER := tests/e2e/cluster
 
-.PHONY: help cluster-build cluster-up cluster-down e2e test install-tools-build generate
+.PHONY: help cluster-build cluster-up cluster-down e2e test install-tools-build generate demo
 
 help:
 	@echo "make test           build the control plane, start it, run all cargo tests, stop it"
@@ -12,6 +12,7 @@ help:
 	@echo "make cluster-down   stop it and remove its data (logs stay in .cache/cluster/logs)"
 	@echo "make e2e            run the e2e tests against the cluster, starting it if needed"
 	@echo "make install-tools-build  build helm and Flux's source-/helm-controller into .cache/bin (no-op if up to date)"
+	@echo "make demo           the operator on a local control plane: a badly placed workload before and after"
 	@echo "make generate       regenerate the CRD into crds/, charts/descheduler/crds/ and config/crd/"
 
 # --- local Kubernetes control plane for the e2e tests (tests/e2e/cluster) ---
@@ -40,6 +41,9 @@ generate:
 	mv .cache/$(CRD).tmp crds/$(CRD)
 	cp crds/$(CRD) charts/descheduler/crds/$(CRD)
 	cp crds/$(CRD) config/crd/$(CRD)
+
+demo:
+	scripts/demo.sh
 
 e2e: cluster-up install-tools-build
 	cargo test --test e2e
