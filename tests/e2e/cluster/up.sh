@@ -20,8 +20,14 @@
 # If the cluster is already up and healthy this is a no-op. On failure it
 # prints the tail of the component logs and tears down what it started.
 #
+# It also registers CLUSTER_NODES (default 2) kwok nodes, kwok-node-0..N-1,
+# labelled e2e.descheduler.dev/pool=default and tainted
+# kwok.x-k8s.io/node=fake:NoSchedule so that test pods, which select their own
+# nodes, never land on them; pods that tolerate the taint run there.
+#
 # Environment:
 #   CLUSTER_UP_TIMEOUT  seconds to wait for each component (default 120).
+#   CLUSTER_NODES       number of default kwok nodes to register (default 2).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -32,6 +38,7 @@ logs="${state}/logs"
 pids="${state}/pids"
 kubeconfig="${state}/kubeconfig"
 timeout="${CLUSTER_UP_TIMEOUT:-120}"
+node_count="${CLUSTER_NODES:-2}"
 
 components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 
@@ -305,6 +312,38 @@ wait_until kube-controller-manager "kube-controller-manager /healthz" insecure_c
 wait_until kube-scheduler "kube-scheduler /healthz" insecure_curl "https://127.0.0.1:${scheduler_port}/healthz"
 wait_until kwok "kwok /healthz" curl -fsS --max-time 5 "http://127.0.0.1:${kwok_port}/healthz"
 wait_until kube-controller-manager "default service account" kubectl_admin get serviceaccount default --namespace default
+
+# --- default kwok nodes -----------------------------------------------------------
+if ((node_count > 0)); then
+  for i in $(seq 0 $((node_count - 1))); do
+    cat <<EOF
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-node-${i}
+  annotations:
+    kwok.x-k8s.io/node: fake
+  labels:
+    type: kwok
+    kubernetes.io/hostname: kwok-node-${i}
+    kubernetes.io/os: linux
+    kubernetes.io/arch: amd64
+    e2e.descheduler.dev/pool: default
+spec:
+  taints:
+  - key: kwok.x-k8s.io/node
+    value: fake
+    effect: NoSchedule
+status:
+  allocatable: {cpu: "4", memory: 16Gi, pods: "110"}
+  capacity: {cpu: "4", memory: 16Gi, pods: "110"}
+EOF
+  done | kubectl_admin apply -f - >/dev/null
+  log "registered ${node_count} default kwok nodes"
+  wait_until kwok "default kwok nodes Ready" kubectl_admin wait node \
+    --selector=e2e.descheduler.dev/pool=default --for=condition=Ready --timeout=5s
+fi
 
 cp "${data}/admin.kubeconfig" "${kubeconfig}"
 failed=0
