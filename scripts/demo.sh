@@ -112,7 +112,9 @@ step "Applying the policy"
 cat <<'YAML' | tee "${work}/policy.yaml"
 apiVersion: descheduler.dev/v1alpha1
 kind: DeschedulerPolicy
-metadata: {name: demo}
+metadata:
+  name: demo
+  labels: {descheduler.dev/demo: "true"}
 spec:
   interval: 1m
   nodeSelector: pool=demo
@@ -129,13 +131,14 @@ step "What simulate says it would do, from a dump of the cluster"
 target/debug/descheduler simulate --policy "${work}/policy.yaml" --cluster "${work}/cluster.yaml" | sed -n '1,/^STRATEGY/p'
 
 step "Running the operator (log: .cache/demo/operator.log)"
-target/debug/descheduler run --metrics-bind-address 127.0.0.1:0 > "${work}/operator.log" 2>&1 &
+# The selector keeps this operator away from any other policy in the cluster.
+target/debug/descheduler run --metrics-bind-address 127.0.0.1:0 --policy-label-selector descheduler.dev/demo=true > "${work}/operator.log" 2>&1 &
 operator_pid=$!
 wait_until 60 "${kubectl}" get deschedulerpolicy demo -o 'jsonpath={.status.lastRun.completionTime}'
 wait_until 60 bash -c "[[ \$('${kubectl}' get pods -n demo --field-selector=status.phase=Running -o name | wc -l) -eq 7 ]] && [[ \$('${kubectl}' get pods -n demo -o name | wc -l) -eq 7 ]] && echo ok"
 
 step "kubectl get deschedulerpolicies"
-"${kubectl}" get deschedulerpolicies
+"${kubectl}" get deschedulerpolicies -l descheduler.dev/demo=true
 
 step "Placement after"
 placement
