@@ -7,4 +7,5 @@
 
 mod chart;
 mod cluster_smoke;
+mod operator;
 mod support;
