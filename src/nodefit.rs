@@ -122,3 +122,165 @@ pub fn fits_elsewhere(snap: &Snapshot, state: &impl FitState, pod_id: PodId) -> 
     let own = snap.pod(pod_id).node;
     (0..snap.nodes.len()).any(|n| Some(n) != own && check(snap, state, pod_id, n).is_ok())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+
+    struct Fresh(Snapshot);
+
+    impl FitState for Fresh {
+        fn usage(&self, node: NodeId) -> &Resources {
+            self.0.node_usage(node)
+        }
+        fn is_gone(&self, _: PodId) -> bool {
+            false
+        }
+    }
+
+    /// Where `p` (on n0) fits among the other nodes of the cluster, by name.
+    fn fit(c: Cluster, p: PodB) -> Vec<(String, Result<(), Misfit>)> {
+        let state = Fresh(c.node(node("n0")).pod(p.on("n0")).snapshot());
+        let snap = &state.0;
+        let id = snap.pods.iter().position(|x| x.name == "p").expect("pod p");
+        (0..snap.nodes.len())
+            .filter(|&n| snap.node(n).name != "n0")
+            .map(|n| (snap.node(n).name.clone(), check(snap, &state, id, n)))
+            .collect()
+    }
+
+    #[test]
+    fn checks_in_spec_order() {
+        use Misfit::*;
+        let one = |n: NodeB| Cluster::default().node(n);
+        let cases: Vec<(&str, Cluster, PodB, Result<(), Misfit>)> = vec![
+            ("fits", one(node("x")), pod("p").req("1", "1Gi"), Ok(())),
+            (
+                "not ready",
+                one(node("x").not_ready()),
+                pod("p"),
+                Err(NotReady),
+            ),
+            (
+                "unschedulable first",
+                one(node("x").unschedulable().taint("t", "", "NoSchedule")),
+                pod("p").node_selector("a", "b"),
+                Err(Unschedulable),
+            ),
+            (
+                "nodeSelector before taints",
+                one(node("x").taint("t", "", "NoSchedule")),
+                pod("p").node_selector("a", "b"),
+                Err(NodeSelector),
+            ),
+            (
+                "required affinity",
+                one(node("x").label("zone", "a")),
+                pod("p").require_node("zone", &["b"]),
+                Err(NodeSelector),
+            ),
+            (
+                "required affinity ok",
+                one(node("x").label("zone", "a")),
+                pod("p").require_node("zone", &["b", "a"]),
+                Ok(()),
+            ),
+            (
+                "NoSchedule taint",
+                one(node("x").taint("t", "", "NoSchedule")),
+                pod("p"),
+                Err(Taints),
+            ),
+            (
+                "NoExecute taint",
+                one(node("x").taint("t", "", "NoExecute")),
+                pod("p"),
+                Err(Taints),
+            ),
+            (
+                "PreferNoSchedule is fine",
+                one(node("x").taint("t", "", "PreferNoSchedule")),
+                pod("p"),
+                Ok(()),
+            ),
+            (
+                "tolerated",
+                one(node("x").taint("t", "v", "NoSchedule")),
+                pod("p").tolerate("t", "v", "NoSchedule"),
+                Ok(()),
+            ),
+            (
+                "anti-affinity before resources",
+                one(node("x").label("h", "x")).pod(pod("web").on("x").label("app", "web")),
+                pod("p").anti_affinity("h", &[("app", "web")]).req("9", ""),
+                Err(AntiAffinity),
+            ),
+            (
+                "anti-affinity needs the topology label on the node",
+                one(node("x")).pod(pod("web").on("x").label("app", "web")),
+                pod("p").anti_affinity("h", &[("app", "web")]),
+                Ok(()),
+            ),
+            (
+                "cpu",
+                one(node("x").cpu("1")),
+                pod("p").req("1500m", ""),
+                Err(Resources),
+            ),
+            (
+                "memory",
+                one(node("x").mem("1Gi")),
+                pod("p").req("", "2Gi"),
+                Err(Resources),
+            ),
+            (
+                "pods",
+                one(node("x").pods(1)).pod(pod("q").on("x")),
+                pod("p"),
+                Err(Resources),
+            ),
+            (
+                "extended resource the node lacks",
+                one(node("x")),
+                pod("p").req_ext("example.com/gpu", "1"),
+                Err(Resources),
+            ),
+            (
+                "extended resource",
+                one(node("x").alloc("example.com/gpu", "2")),
+                pod("p").req_ext("example.com/gpu", "1"),
+                Ok(()),
+            ),
+            (
+                "requests of pods already there",
+                one(node("x").cpu("2")).pod(pod("q").on("x").req("1500m", "")),
+                pod("p").req("1", ""),
+                Err(Resources),
+            ),
+            (
+                "Failed and Succeeded pods use nothing",
+                one(node("x").cpu("2"))
+                    .pod(pod("q").on("x").req("1500m", "").phase("Failed"))
+                    .pod(pod("r").on("x").req("1500m", "").phase("Succeeded")),
+                pod("p").req("1", ""),
+                Ok(()),
+            ),
+            (
+                "init container is the max",
+                one(node("x").cpu("2")),
+                pod("p").req("100m", "").init_container("3", ""),
+                Err(Resources),
+            ),
+            (
+                "containers sum",
+                one(node("x").cpu("2")),
+                pod("p").req("1", "").container("1500m", ""),
+                Err(Resources),
+            ),
+        ];
+        for (what, c, p, want) in cases {
+            assert_eq!(fit(c, p), [("x".to_string(), want)], "{what}");
+        }
+    }
+}

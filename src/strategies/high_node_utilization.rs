@@ -68,3 +68,113 @@ pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::*;
+
+    fn hnu(extra: &str) -> String {
+        format!(
+            "strategies: {{HighNodeUtilization: {{params: {{nodeResourceUtilizationThresholds: {{thresholds: {{cpu: 20}}{extra}}}}}}}}}"
+        )
+    }
+
+    fn load(node: &str, n: usize, cpu: &str) -> Vec<PodB> {
+        (1..=n)
+            .map(|i| pod(&format!("{node}-{i}")).on(node).req(cpu, ""))
+            .collect()
+    }
+
+    /// n1 at 10%, n2 at 60%, n3 at 50%.
+    fn basic() -> Cluster {
+        Cluster::with_nodes(3)
+            .pods(load("n1", 1, "400m"))
+            .pods(load("n2", 3, "800m"))
+            .pods(load("n3", 2, "1"))
+    }
+
+    #[test]
+    fn classification_and_stop_conditions() {
+        let cases: Vec<(&str, Cluster, String, &[&str])> = vec![
+            (
+                "empties the underutilized node",
+                basic(),
+                hnu(""),
+                &["n1-1"],
+            ),
+            (
+                "numberOfNodes equal to the count",
+                basic(),
+                hnu(", numberOfNodes: 1"),
+                &[],
+            ),
+            (
+                "no underutilized node",
+                Cluster::with_nodes(2)
+                    .pods(load("n1", 1, "1"))
+                    .pods(load("n2", 1, "1")),
+                hnu(""),
+                &[],
+            ),
+            (
+                "every node underutilized",
+                Cluster::with_nodes(2).pods(load("n1", 1, "100m")),
+                hnu(""),
+                &[],
+            ),
+            (
+                "spare capacity: the first pod uses up the little room left",
+                Cluster::with_nodes(2)
+                    .pods(load("n1", 2, "300m"))
+                    .pods(load("n2", 1, "3800m")),
+                hnu(""),
+                &["n1-1"],
+            ),
+            (
+                "unschedulable nodes are no room",
+                Cluster::default()
+                    .node(node("n1"))
+                    .node(node("n2"))
+                    .node(node("n3").unschedulable())
+                    .pods(load("n1", 2, "300m"))
+                    .pods(load("n2", 1, "3800m")),
+                hnu(""),
+                &["n1-1"],
+            ),
+            (
+                "an unschedulable underutilized node is emptied",
+                Cluster::default()
+                    .node(node("n1").unschedulable())
+                    .node(node("n2"))
+                    .pods(load("n1", 2, "300m"))
+                    .pods(load("n2", 1, "1")),
+                hnu(""),
+                &["n1-1", "n1-2"],
+            ),
+        ];
+        for (what, c, yaml, want) in cases {
+            assert_eq!(c.run(&yaml).evicted(), *want, "{what}");
+        }
+    }
+
+    #[test]
+    fn least_used_first_and_eviction_order() {
+        let c = Cluster::with_nodes(3)
+            .pods([
+                pod("g").on("n1").req("300m", "1Mi").guaranteed(),
+                pod("bu").on("n1").req("300m", ""),
+                pod("be").on("n1"),
+                pod("low")
+                    .on("n1")
+                    .req("100m", "1Mi")
+                    .guaranteed()
+                    .priority(-1),
+            ])
+            .pods(load("n2", 1, "100m"))
+            .pods(load("n3", 3, "1"));
+        let r = c.run(&hnu(""));
+        assert_eq!(r.evicted(), ["n2-1", "low", "be", "bu", "g"]);
+        let r = c.run(&format!("maxNoOfPodsToEvictTotal: 2\n{}", hnu("")));
+        assert_eq!(r.evicted(), ["n2-1", "low"]);
+    }
+}

@@ -144,3 +144,179 @@ fn describe(plan: &Plan<'_>, node: NodeId, limits: &Thresholds) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::*;
+
+    const YAML: &str = "strategies: {LowNodeUtilization: {params: {nodeResourceUtilizationThresholds: {thresholds: {cpu: 20}, targetThresholds: {cpu: 50}}}}}";
+
+    fn lnu(extra: &str) -> String {
+        format!(
+            "strategies: {{LowNodeUtilization: {{params: {{nodeResourceUtilizationThresholds: {{thresholds: {{cpu: 20}}, targetThresholds: {{cpu: 50}}{extra}}}}}}}}}"
+        )
+    }
+
+    /// `n` pods of `cpu` each on `node`, named `<node>-<i>`.
+    fn load(node: &str, n: usize, cpu: &str) -> Vec<PodB> {
+        (1..=n)
+            .map(|i| pod(&format!("{node}-{i}")).on(node).req(cpu, ""))
+            .collect()
+    }
+
+    /// n1 at 100% cpu, n2 empty, n3 at 25% (neither under nor over).
+    fn basic() -> Cluster {
+        Cluster::with_nodes(3)
+            .pods(load("n1", 4, "1"))
+            .pods(load("n3", 1, "1"))
+    }
+
+    #[test]
+    fn classification_and_stop_conditions() {
+        let cases: Vec<(&str, Cluster, String, &[&str])> = vec![
+            ("evicts until n1 is at its target", basic(), YAML.into(), &["n1-1", "n1-2"]),
+            ("numberOfNodes equal to the underutilized count", basic(), lnu(", numberOfNodes: 1"), &[]),
+            ("numberOfNodes below it", basic(), lnu(", numberOfNodes: 0"), &["n1-1", "n1-2"]),
+            ("no underutilized node", basic().pods(load("n2", 1, "1")), YAML.into(), &[]),
+            ("no overutilized node", Cluster::with_nodes(3).pods(load("n1", 2, "1")), YAML.into(), &[]),
+            ("all nodes underutilized", Cluster::with_nodes(3), YAML.into(), &[]),
+            (
+                "an unschedulable node is never underutilized",
+                Cluster::default()
+                    .node(node("n1"))
+                    .node(node("n2").unschedulable())
+                    .pods(load("n1", 4, "1")),
+                YAML.into(),
+                &[],
+            ),
+            (
+                "an unschedulable node can be overutilized",
+                Cluster::default()
+                    .node(node("n1").unschedulable())
+                    .node(node("n2"))
+                    .pods(load("n1", 4, "1")),
+                YAML.into(),
+                &["n1-1", "n1-2"],
+            ),
+            (
+                "usage at exactly the threshold is not under it",
+                Cluster::with_nodes(2).pods(load("n1", 4, "1")).pods(load("n2", 1, "800m")),
+                YAML.into(),
+                &[],
+            ),
+            (
+                "usage at exactly the target is not over it",
+                Cluster::with_nodes(2).pods(load("n1", 2, "1")),
+                YAML.into(),
+                &[],
+            ),
+            (
+                "any listed resource makes a node overutilized",
+                Cluster::with_nodes(2).pods((1..=3).map(|i| pod(&format!("m{i}")).on("n1").req("", "2Gi"))),
+                "strategies: {LowNodeUtilization: {params: {nodeResourceUtilizationThresholds: {thresholds: {cpu: 20, memory: 20}, targetThresholds: {cpu: 50, memory: 50}}}}}".into(),
+                &["m1"],
+            ),
+            (
+                "pods: count over allocatable pods",
+                Cluster::default()
+                    .node(node("n1").pods(4))
+                    .node(node("n2").pods(4))
+                    .pods((1..=4).map(|i| pod(&format!("p{i}")).on("n1"))),
+                "strategies: {LowNodeUtilization: {params: {nodeResourceUtilizationThresholds: {thresholds: {pods: 20}, targetThresholds: {pods: 50}}}}}".into(),
+                &["p1", "p2"],
+            ),
+            (
+                "unprocessed nodes are neither",
+                basic().node(node("n4")),
+                format!("nodeSelector: kubernetes.io/os!=none\n{YAML}"),
+                &["n1-1", "n1-2"],
+            ),
+        ];
+        for (what, c, yaml, want) in cases {
+            assert_eq!(c.run(&yaml).evicted(), *want, "{what}");
+        }
+    }
+
+    #[test]
+    fn spare_capacity_stops_evictions() {
+        // n2 at 15%: room up to 50% is 1400m; the first 1500m pod uses it all up.
+        let c = Cluster::with_nodes(2)
+            .pods([
+                pod("a").on("n1").req("1500m", ""),
+                pod("b").on("n1").req("1500m", "").priority(1),
+                pod("c").on("n1").req("1", "").priority(2),
+            ])
+            .pod(pod("small").on("n2").req("600m", ""));
+        assert_eq!(c.run(YAML).evicted(), ["a"]);
+        // Evicting the BestEffort pod first frees nothing: spare stays, n1 stays over.
+        let c = Cluster::with_nodes(2).pods([
+            pod("be").on("n1").priority(5),
+            pod("x").on("n1").req("3", "").priority(5),
+        ]);
+        assert_eq!(c.run(YAML).evicted(), ["be", "x"]);
+    }
+
+    #[test]
+    fn eviction_order_lowest_priority_then_qos() {
+        let c = Cluster::with_nodes(2).pods([
+            pod("g").on("n1").req("1500m", "1Mi").guaranteed(),
+            pod("bu").on("n1").req("1", ""),
+            pod("be").on("n1"),
+            pod("low")
+                .on("n1")
+                .req("500m", "1Mi")
+                .guaranteed()
+                .priority(-1),
+        ]);
+        // 75% -> low (62.5%) -> be (62.5%) -> bu (37.5%): below the target.
+        assert_eq!(c.run(YAML).evicted(), ["low", "be", "bu"]);
+    }
+
+    #[test]
+    fn most_used_node_first() {
+        let c = Cluster::with_nodes(3)
+            .pods(load("n1", 3, "1"))
+            .pods(load("n3", 4, "1"));
+        let r = c.run(&format!("maxNoOfPodsToEvictTotal: 1\n{YAML}"));
+        assert_eq!(r.evicted(), ["n3-1"]);
+    }
+
+    #[test]
+    fn pods_must_tolerate_an_underutilized_node() {
+        let c = Cluster::default()
+            .node(node("n1"))
+            .node(node("n2").taint("t", "", "NoSchedule"))
+            .pods(load("n1", 3, "1"))
+            .pod(pod("tolerant").on("n1").req("1", "").tolerate("t", "", ""));
+        let r = c.run(YAML);
+        assert_eq!(r.evicted(), ["tolerant"]);
+        // n1 at 75% after: each intolerant pod was a candidate it could not take.
+        assert_eq!(r.skipped(), [("NoFit".to_string(), 3)]);
+    }
+
+    #[test]
+    fn deviation_thresholds() {
+        // cpu: n1 80%, n2 10%, n3 30%: mean 40, so under < 30 and over > 50.
+        let c = Cluster::with_nodes(3)
+            .pods(load("n1", 4, "800m"))
+            .pods(load("n2", 1, "400m"))
+            .pods(load("n3", 1, "1200m"));
+        let yaml = "strategies: {LowNodeUtilization: {params: {nodeResourceUtilizationThresholds: {useDeviationThresholds: true, thresholds: {cpu: 10}, targetThresholds: {cpu: 10}}}}}";
+        assert_eq!(c.run(yaml).evicted(), ["n1-1", "n1-2"]);
+        // A wider band leaves n1 (80 <= 40 + 40) alone.
+        let wide = yaml.replace("targetThresholds: {cpu: 10}", "targetThresholds: {cpu: 40}");
+        assert!(c.run(&wide).evicted().is_empty());
+    }
+
+    #[test]
+    fn nothing_left_to_evict_is_not_an_error() {
+        let c = Cluster::with_nodes(2).pods(
+            load("n1", 4, "1")
+                .into_iter()
+                .map(|p| p.owner("DaemonSet", "ds")),
+        );
+        let r = c.run(YAML);
+        assert!(r.evicted().is_empty());
+        assert_eq!(r.skipped(), [("NotEvictable:DaemonSetPod".to_string(), 4)]);
+    }
+}
