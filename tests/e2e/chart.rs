@@ -523,6 +523,7 @@ async fn every_optional_block_renders() {
         "--leader-elect-lease-duration=20",
         "--log-format=text",
         "--identity=$(POD_NAME)",
+        "--policy-label-selector=shard=a",
     ] {
         assert!(a.contains(&want.to_string()), "missing {want} in {a:?}");
     }
@@ -591,6 +592,12 @@ async fn every_optional_block_renders() {
         "values merge into the default policy"
     );
     assert!(policies["balance"]["spec"]["strategies"]["LowNodeUtilization"].is_object());
+    for p in policies.values() {
+        assert_eq!(
+            p["metadata"]["labels"]["shard"], "a",
+            "policyLabels on every policy"
+        );
+    }
 
     // PDB with maxUnavailable instead.
     let docs = render(

@@ -7,5 +7,7 @@
 
 mod chart;
 mod cluster_smoke;
+mod flux;
 mod operator;
+mod rbac;
 mod support;
