@@ -463,9 +463,9 @@ mod tests {
         ));
         assert_eq!(run.evicted(), ["on-worker"]);
         // Nodes outside the selector remain destinations for nodeFit.
-        let fit = c.run(&format!(
-            "nodeSelector: role=worker\nstrategies: {{PodLifeTime: {{params: {{nodeFit: true, podLifeTime: {{maxPodLifeTimeSeconds: 600}}}}}}}}"
-        ));
+        let fit = c.run(
+            "nodeSelector: role=worker\nstrategies: {PodLifeTime: {params: {nodeFit: true, podLifeTime: {maxPodLifeTimeSeconds: 600}}}}",
+        );
         assert_eq!(fit.evicted(), ["on-worker"]);
         let all = c.run(&format!("strategies: {{{LIFETIME}}}"));
         assert_eq!(all.evicted_set(), ["on-other", "on-worker"]);
@@ -594,9 +594,7 @@ mod tests {
 
     #[test]
     fn every_candidate_that_is_not_evicted_is_counted() {
-        let yaml = format!(
-            "maxNoOfPodsToEvictPerNode: 2\nstrategies: {{PodLifeTime: {{params: {{nodeFit: true, podLifeTime: {{maxPodLifeTimeSeconds: 600}}}}}}}}"
-        );
+        let yaml = "maxNoOfPodsToEvictPerNode: 2\nstrategies: {PodLifeTime: {params: {nodeFit: true, podLifeTime: {maxPodLifeTimeSeconds: 600}}}}";
         let run = Cluster::with_nodes(2)
             .pods([
                 pod("a").on("n1").age(9000),
@@ -608,7 +606,7 @@ mod tests {
                 pod("young").on("n1").age(10),
             ])
             .pdb(min_available(pdb("b", &[("app", "d")]), "1"))
-            .run(&yaml);
+            .run(yaml);
         assert_eq!(run.evicted(), ["a", "e"]);
         assert_eq!(run.blocked(), ["d"]);
         let t = run.tally("PodLifeTime");

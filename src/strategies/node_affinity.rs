@@ -137,6 +137,7 @@ mod tests {
                 .req("5", ""),
             pod("none").on("n1"),
         ]);
+        #[allow(clippy::type_complexity)]
         let cases: &[(&str, &[&str], &[(&str, u32)])] = &[
             (
                 REQUIRED,
