@@ -11,7 +11,16 @@
 //!
 //! Runs are asynchronous: tests wait for observable conditions (a run's
 //! completion in status, a later run's start) with deadlines, never for fixed
-//! times.
+//! times. A policy is created only after its violating situation exists; the
+//! operator's watch caches are assumed to have seen that change by the time
+//! the policy's own watch event has started a run (both are pushed by the
+//! API server within milliseconds).
+//!
+//! Run them with `cargo test --test e2e -- operator::` (add
+//! `--test-threads=4` to overlap the waits; most scenarios take 1-3s, the
+//! cadence, suspend and restart ones about 22s because they span intervals).
+//! Each operator logs to `.cache/e2e-logs/<namespace>-<tag>.log` (the path is
+//! printed when a test fails); `DESCHEDULER_E2E_LOG` sets its `RUST_LOG`.
 
 mod ha;
 mod lifecycle;
