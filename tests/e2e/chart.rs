@@ -7,7 +7,7 @@
 //! - the ClusterRoles (chart and `config/rbac/`) have no `*` anywhere and
 //!   grant the same rules;
 //! - every `config/samples/*.yaml` applies with `--dry-run=server`;
-//! - the Helm and kustomize blocks of `docs/install.md` run verbatim.
+//! - the Helm and kustomize blocks of `README.md` run verbatim.
 //!
 //! helm is built from its Go module by `make install-tools-build` (see
 //! `tests/e2e/install/build.sh`) into `.cache/bin`, next to kubectl. The
@@ -28,7 +28,7 @@ use serde_json::Value;
 
 use crate::support::{TestNamespace, client, kubeconfig_path, state, unique_suffix, wait_for};
 
-/// Tests that install with the fixed names of `docs/install.md` (namespace
+/// Tests that install with the fixed names of `README.md` (namespace
 /// `descheduler`, release `descheduler`, policy `default`) take this lock, so
 /// they never overlap. Every other test uses its own names.
 pub static INSTALL_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -314,14 +314,14 @@ fn read_yaml(path: &Path) -> Value {
     serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// The ```sh block that follows `<!-- e2e: NAME -->` in docs/install.md.
+/// The ```sh block that follows `<!-- e2e: NAME -->` in README.md.
 pub fn install_doc_block(name: &str) -> String {
-    let path = repo_root().join("docs/install.md");
-    let doc = std::fs::read_to_string(&path).expect("docs/install.md");
+    let path = repo_root().join("README.md");
+    let doc = std::fs::read_to_string(&path).expect("README.md");
     let marker = format!("<!-- e2e: {name} -->");
     let after = doc
         .split_once(&marker)
-        .unwrap_or_else(|| panic!("docs/install.md has no `{marker}`"))
+        .unwrap_or_else(|| panic!("README.md has no `{marker}`"))
         .1;
     let body = after
         .trim_start()
@@ -844,7 +844,7 @@ async fn rendered_chart_applies_to_the_api_server() {
     }
 }
 
-// --- docs/install.md, verbatim ---------------------------------------------
+// --- README.md, verbatim ---------------------------------------------
 
 /// Scratch working directory for an install block: `charts` and `config`
 /// link to the repository's, so relative paths in the docs resolve and any

@@ -2,7 +2,7 @@
 //! (built from their Go modules by `make install-tools-build`) run as
 //! processes against the local control plane; the packaged chart is served
 //! from a Helm repository on loopback; the "GitOps with Flux" block of
-//! docs/install.md runs verbatim (only the placeholder repository URL
+//! README.md runs verbatim (only the placeholder repository URL
 //! `https://charts.example.com/descheduler` becomes the loopback one, in the
 //! block and in the sample HelmRepository). Then the HelmRelease must be
 //! Ready with the CRD, RBAC, Deployment and default policy in place, and a
