@@ -87,7 +87,16 @@ pub fn decide(policy: &DeschedulerPolicy, now: DateTime<Utc>) -> Decision {
         .last_run
         .as_ref()
         .and_then(|r| r.start_time.as_ref())
-        .and_then(|t| crate::snapshot::to_chrono(t.0));
+        .and_then(|t| crate::snapshot::to_chrono(t.0))
+        // The API keeps whole seconds: the real start lies within the second
+        // after a stored one, so counting from its end never runs early.
+        .map(|t| {
+            if t.timestamp_subsec_nanos() == 0 {
+                t + Duration::seconds(1)
+            } else {
+                t
+            }
+        });
     match last_start {
         None => Decision::Due {
             why: DueReason::NewGeneration,
@@ -169,12 +178,19 @@ mod tests {
                 "ran a minute ago",
                 policy(1, Some(1), Some("2026-11-23T11:59:00Z")),
                 Decision::NotDue {
-                    at: t("2026-11-23T12:09:00Z"),
+                    at: t("2026-11-23T12:09:01Z"),
+                },
+            ),
+            (
+                "exact start written by this process",
+                policy(1, Some(1), Some("2026-11-23T11:59:00.5Z")),
+                Decision::NotDue {
+                    at: t("2026-11-23T12:09:00.5Z"),
                 },
             ),
             (
                 "interval elapsed",
-                policy(1, Some(1), Some("2026-11-23T11:50:00Z")),
+                policy(1, Some(1), Some("2026-11-23T11:49:59Z")),
                 Decision::Due {
                     why: DueReason::IntervalElapsed,
                     trigger: None,
@@ -202,7 +218,7 @@ mod tests {
         assert_eq!(
             decide(&p, now),
             Decision::NotDue {
-                at: t("2026-11-23T12:09:00Z")
+                at: t("2026-11-23T12:09:01Z")
             },
             "acknowledged"
         );

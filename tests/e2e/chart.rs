@@ -690,9 +690,8 @@ async fn cluster_roles_have_no_wildcards_and_chart_and_kustomize_agree() {
         r#"groups=["policy"] resources=["poddisruptionbudgets"] verbs=["get","list","watch"] names=null"#,
         r#"groups=["scheduling.k8s.io"] resources=["priorityclasses"] verbs=["get","list","watch"] names=null"#,
         r#"groups=[""] resources=["pods/eviction"] verbs=["create"] names=null"#,
-        r#"groups=["descheduler.dev"] resources=["deschedulerpolicies"] verbs=["get","list","watch","patch"] names=null"#,
-        r#"groups=["descheduler.dev"] resources=["deschedulerpolicies/status"] verbs=["get","update","patch"] names=null"#,
-        r#"groups=[""] resources=["events"] verbs=["create","patch"] names=null"#,
+        r#"groups=["descheduler.dev"] resources=["deschedulerpolicies"] verbs=["get","list","watch"] names=null"#,
+        r#"groups=["descheduler.dev"] resources=["deschedulerpolicies/status"] verbs=["patch"] names=null"#,
         r#"groups=["events.k8s.io"] resources=["events"] verbs=["create","patch"] names=null"#,
     ];
     assert_eq!(rules(one(&defaults, "ClusterRole")), want);
