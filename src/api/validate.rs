@@ -111,9 +111,21 @@ pub fn validate(
             other => other.map(|n| n.unsigned_abs()),
         }
     };
-    let per_node = non_negative(spec.max_no_of_pods_to_evict_per_node, "maxNoOfPodsToEvictPerNode", &mut errs);
-    let per_namespace = non_negative(spec.max_no_of_pods_to_evict_per_namespace, "maxNoOfPodsToEvictPerNamespace", &mut errs);
-    let total = non_negative(spec.max_no_of_pods_to_evict_total, "maxNoOfPodsToEvictTotal", &mut errs);
+    let per_node = non_negative(
+        spec.max_no_of_pods_to_evict_per_node,
+        "maxNoOfPodsToEvictPerNode",
+        &mut errs,
+    );
+    let per_namespace = non_negative(
+        spec.max_no_of_pods_to_evict_per_namespace,
+        "maxNoOfPodsToEvictPerNamespace",
+        &mut errs,
+    );
+    let total = non_negative(
+        spec.max_no_of_pods_to_evict_total,
+        "maxNoOfPodsToEvictTotal",
+        &mut errs,
+    );
     let min_replicas = non_negative(spec.min_replicas, "minReplicas", &mut errs).unwrap_or(0);
     if let Some(g) = spec.grace_period_seconds
         && g < 0
@@ -143,7 +155,11 @@ pub fn validate(
             namespace_selector,
             no_eviction_policy: spec.no_eviction_policy.unwrap_or_default(),
         },
-        limits: Limits { per_node, per_namespace, total },
+        limits: Limits {
+            per_node,
+            per_namespace,
+            total,
+        },
         grace_period_seconds: spec.grace_period_seconds,
         strategies,
     })
