@@ -53,6 +53,6 @@ e2e: cluster-up install-tools-build
 test: cluster-build install-tools-build
 	cargo test --all-targets --no-run
 	status=0; \
-	$(CLUSTER)/up.sh && cargo test --all-targets || status=$$?; \
+	$(CLUSTER)/up.sh && cargo test --all-targets --no-fail-fast || status=$$?; \
 	$(CLUSTER)/down.sh || { [ $$status -ne 0 ] || status=1; }; \
 	exit $$status
