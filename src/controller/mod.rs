@@ -94,7 +94,11 @@ fn identity(args: &RunArgs) -> String {
 }
 
 async fn client(args: &RunArgs) -> Result<Client, OperatorError> {
-    let config = kube::Config::infer().await?;
+    let mut config = kube::Config::infer().await?;
+    // kube retries 429s by default; for an eviction that is a PodDisruptionBudget
+    // saying no, which must be reported at once, not retried for minutes.
+    // Watches back off on their own and status writes retry themselves.
+    config.default_retry = false;
     let builder = ClientBuilder::try_from(config).map_err(OperatorError::Client)?;
     Ok(builder
         .with_layer(&RateLimitLayer::new(args.kube_api_qps, args.kube_api_burst))
