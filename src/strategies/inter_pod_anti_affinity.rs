@@ -38,42 +38,88 @@ pub fn run(plan: &mut Plan<'_>) {
     }
 }
 
-/// Nodes by (topologyKey, value), built on first use of each key.
+/// Nodes by (topologyKey, value), built on first use of each key, with the
+/// number of pods bound to them.
 #[derive(Default)]
 struct DomainIndex {
-    by_key: HashMap<String, HashMap<String, Vec<NodeId>>>,
+    by_key: HashMap<String, HashMap<String, (Vec<NodeId>, usize)>>,
 }
 
 impl DomainIndex {
-    fn nodes(&mut self, snap: &Snapshot, key: &str, node: NodeId) -> Vec<NodeId> {
-        let Some(value) = snap.node(node).labels.get(key) else {
-            return vec![node];
-        };
+    /// The nodes of `node`'s domain for `key`, in index order, and how many
+    /// pods are bound to them; None when the node lacks the key (then it is a
+    /// domain of its own).
+    fn domain(&mut self, snap: &Snapshot, key: &str, node: NodeId) -> Option<(&[NodeId], usize)> {
+        let value = snap.node(node).labels.get(key)?;
         let index = self.by_key.entry(key.to_string()).or_insert_with(|| {
-            let mut m: HashMap<String, Vec<NodeId>> = HashMap::new();
+            let mut m: HashMap<String, (Vec<NodeId>, usize)> = HashMap::new();
             for (i, n) in snap.nodes.iter().enumerate() {
                 if let Some(v) = n.labels.get(key) {
-                    m.entry(v.clone()).or_default().push(i);
+                    let e = m.entry(v.clone()).or_default();
+                    e.0.push(i);
+                    e.1 += snap.pods_on(i).len();
                 }
             }
             m
         });
-        index.get(value).cloned().unwrap_or_else(|| vec![node])
+        let (nodes, pods) = &index[value];
+        Some((nodes, *pods))
     }
 }
 
-/// The first other pod that one of `id`'s required anti-affinity terms matches.
+/// The first other pod that one of `id`'s required anti-affinity terms
+/// matches: the lowest (node, pod) in index order among the active pods of
+/// the domain that the term selects.
 fn violation(plan: &Plan<'_>, domains: &mut DomainIndex, id: PodId, node: NodeId) -> Option<PodId> {
     let snap = plan.snap;
     let pod = snap.pod(id);
     for term in required_anti_affinity(pod) {
-        for n in domains.nodes(snap, &term.topology_key, node) {
-            let hit = plan
-                .active_pods_on(n)
-                .find(|&other| other != id && term_selects(snap, term, pod, snap.pod(other)));
-            if hit.is_some() {
-                return hit;
+        let single = [node];
+        let (nodes, domain_pods) = domains
+            .domain(snap, &term.topology_key, node)
+            .unwrap_or((&single, snap.pods_on(node).len()));
+        // A term only selects pods in its namespaces: when those hold fewer
+        // pods than the domain (a zone, say), look there instead of scanning
+        // every pod of the domain. Both find the same pod.
+        let namespaces: Option<Vec<&str>> = match (&term.namespaces, &term.namespace_selector) {
+            (Some(list), _) if !list.is_empty() => Some(list.iter().map(String::as_str).collect()),
+            (_, Some(_)) => None,
+            _ => Some(vec![pod.namespace.as_str()]),
+        };
+        let ns_pods = namespaces.as_ref().map(|nss| {
+            nss.iter()
+                .map(|ns| snap.pods_in_namespace(ns).len())
+                .sum::<usize>()
+        });
+        let hit = match namespaces {
+            Some(nss) if ns_pods.is_some_and(|n| n < domain_pods) => {
+                let key = &term.topology_key;
+                let value = snap.node(node).labels.get(key);
+                let same_domain = |n: NodeId| match value {
+                    Some(v) => snap.node(n).labels.get(key) == Some(v),
+                    None => n == node,
+                };
+                nss.iter()
+                    .flat_map(|ns| snap.pods_in_namespace(ns).iter().copied())
+                    .filter_map(|other| {
+                        let on = snap.pod(other).node?;
+                        (other != id
+                            && !plan.is_evicted(other)
+                            && !snap.pod(other).phase.is_terminal()
+                            && same_domain(on)
+                            && term_selects(snap, term, pod, snap.pod(other)))
+                        .then_some((on, other))
+                    })
+                    .min()
+                    .map(|(_, other)| other)
             }
+            _ => nodes.iter().find_map(|&n| {
+                plan.active_pods_on(n)
+                    .find(|&other| other != id && term_selects(snap, term, pod, snap.pod(other)))
+            }),
+        };
+        if hit.is_some() {
+            return hit;
         }
     }
     None

@@ -2,6 +2,11 @@
 //! their required node affinity (or nodeSelector), or, for the preferred type,
 //! scores lower on their preferred terms than another node that fits them.
 
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use k8s_openapi::api::core::v1::PreferredSchedulingTerm;
+
 use crate::eligibility::SkipReason;
 use crate::nodefit::node_selector_matches;
 use crate::plan::{Outcome, Plan};
@@ -18,6 +23,7 @@ pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
         return;
     };
     let snap = plan.snap;
+    let mut score_cache = HashMap::new();
     for id in super::scoped_active_pods(plan) {
         let pod = snap.pod(id);
         let Some(node) = pod.node else { continue };
@@ -40,11 +46,15 @@ pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
             continue;
         }
         if preferred {
-            let current = preferred_score(snap, id, node);
-            if current.is_none() {
+            let Some(scores) = preferred_scores(snap, id, &mut score_cache) else {
+                continue;
+            };
+            let current = scores.of_node[node];
+            // No node scores higher than this one: nothing to look for.
+            if current >= scores.max {
                 continue;
             }
-            let better = |n: NodeId| preferred_score(snap, id, n) > current;
+            let better = |n: NodeId| scores.of_node[n] > current;
             if fits_other(plan, id, node, better) {
                 plan.try_evict(
                     id,
@@ -71,10 +81,34 @@ fn count_no_fit(plan: &mut Plan<'_>, id: PodId) {
     }
 }
 
-/// Sum of the weights of the preferred terms the node matches; None when the pod has none.
-fn preferred_score(snap: &Snapshot, pod: PodId, node: NodeId) -> Option<i64> {
-    let terms = snap
-        .pod(pod)
+/// Every node's score on a set of preferred terms, and the highest.
+struct Scores {
+    of_node: Vec<i64>,
+    max: i64,
+}
+
+/// The node scores of the pod's preferred terms; None when it has none. Pods
+/// of one workload share their terms, so each distinct set is scored once per
+/// run (scoring every node for every pod was quadratic).
+fn preferred_scores(
+    snap: &Snapshot,
+    pod: PodId,
+    cache: &mut HashMap<String, Rc<Scores>>,
+) -> Option<Rc<Scores>> {
+    let terms = preferred_terms(snap, pod)?;
+    let key = serde_json::to_string(terms).unwrap_or_default();
+    let scores = cache.entry(key).or_insert_with(|| {
+        let of_node: Vec<i64> = (0..snap.nodes.len())
+            .map(|n| score(terms, snap, n))
+            .collect();
+        let max = of_node.iter().copied().max().unwrap_or(0);
+        Rc::new(Scores { of_node, max })
+    });
+    Some(scores.clone())
+}
+
+fn preferred_terms(snap: &Snapshot, pod: PodId) -> Option<&[PreferredSchedulingTerm]> {
+    snap.pod(pod)
         .spec()
         .affinity
         .as_ref()?
@@ -82,15 +116,18 @@ fn preferred_score(snap: &Snapshot, pod: PodId, node: NodeId) -> Option<i64> {
         .as_ref()?
         .preferred_during_scheduling_ignored_during_execution
         .as_ref()
-        .filter(|t| !t.is_empty())?;
+        .filter(|t| !t.is_empty())
+        .map(Vec::as_slice)
+}
+
+/// Sum of the weights of the preferred terms the node matches.
+fn score(terms: &[PreferredSchedulingTerm], snap: &Snapshot, node: NodeId) -> i64 {
     let n = snap.node(node);
-    Some(
-        terms
-            .iter()
-            .filter(|t| node_selector_term_matches(&t.preference, &n.name, &n.labels))
-            .map(|t| i64::from(t.weight))
-            .sum(),
-    )
+    terms
+        .iter()
+        .filter(|t| node_selector_term_matches(&t.preference, &n.name, &n.labels))
+        .map(|t| i64::from(t.weight))
+        .sum()
 }
 
 #[cfg(test)]

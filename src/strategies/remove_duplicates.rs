@@ -2,7 +2,7 @@
 //! above the even share `ceil(pods / feasible nodes)`, so the scheduler can
 //! spread them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::eligibility::eviction_order;
 use crate::nodefit::node_selector_matches;
@@ -47,6 +47,7 @@ pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
             .push(id);
     }
     let processed: Vec<NodeId> = plan.processed_nodes().collect();
+    let mut feasible_by_constraints: HashMap<String, usize> = HashMap::new();
     for ((owner, _), by_node) in groups {
         if by_node.values().all(|pods| pods.len() < 2) {
             continue;
@@ -55,15 +56,32 @@ pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
             continue;
         };
         let pod = snap.pod(sample);
-        let tolerations = pod.spec().tolerations.as_deref().unwrap_or_default();
-        let feasible = processed
-            .iter()
-            .filter(|&&n| {
-                let node = snap.node(n);
-                tolerates_all(tolerations, &node.taints, &["NoSchedule", "NoExecute"])
-                    && node_selector_matches(pod, &node.name, &node.labels)
-            })
-            .count();
+        let spec = pod.spec();
+        // Owners mostly share their tolerations and node constraints: count the
+        // feasible nodes once per distinct set (once per owner was quadratic).
+        let key = serde_json::to_string(&(
+            &spec.tolerations,
+            &spec.node_selector,
+            spec.affinity
+                .as_ref()
+                .and_then(|a| a.node_affinity.as_ref())
+                .and_then(|na| {
+                    na.required_during_scheduling_ignored_during_execution
+                        .as_ref()
+                }),
+        ))
+        .unwrap_or_default();
+        let feasible = *feasible_by_constraints.entry(key).or_insert_with(|| {
+            let tolerations = spec.tolerations.as_deref().unwrap_or_default();
+            processed
+                .iter()
+                .filter(|&&n| {
+                    let node = snap.node(n);
+                    tolerates_all(tolerations, &node.taints, &["NoSchedule", "NoExecute"])
+                        && node_selector_matches(pod, &node.name, &node.labels)
+                })
+                .count()
+        });
         if feasible < 2 {
             continue;
         }

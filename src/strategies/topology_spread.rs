@@ -3,7 +3,8 @@
 //! the skew is within maxSkew.
 
 use std::cmp::Reverse;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 use k8s_openapi::api::core::v1::TopologySpreadConstraint;
 
@@ -12,7 +13,7 @@ use crate::nodefit::node_selector_matches;
 use crate::plan::Plan;
 use crate::policy::StrategyParams;
 use crate::selectors::{Selector, tolerates_all};
-use crate::snapshot::{NodeId, PodId};
+use crate::snapshot::{NodeId, PodId, PodInfo};
 
 /// A constraint as it applies to the pods that carry it; matchLabelKeys are
 /// resolved into the selector, so one constraint can split into several.
@@ -44,11 +45,100 @@ pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
         .collect();
     namespaces.sort();
     namespaces.dedup();
+    let mut domains = DomainCache::default();
     for ns in namespaces {
         for c in constraints_in(plan, ns, include_soft_constraints) {
-            balance(plan, ns, &c, topology_balance_node_fit);
+            balance(plan, ns, &c, topology_balance_node_fit, &mut domains);
         }
     }
+}
+
+/// The domains of a constraint depend only on its topologyKey and, through
+/// nodeAffinityPolicy / nodeTaintsPolicy, on the carrier's node constraints
+/// and tolerations; most constraints share them, so they are computed once
+/// per run rather than once per constraint (which was quadratic).
+#[derive(Default)]
+struct DomainCache {
+    by_key: HashMap<String, Rc<DomainNodes>>,
+}
+
+struct DomainNodes {
+    /// (topology value, processed nodes with it), by value.
+    domains: Vec<(String, Vec<NodeId>)>,
+    /// Index into `domains` of every node; None when the node is in none.
+    of_node: Vec<Option<usize>>,
+}
+
+impl DomainCache {
+    fn get(
+        &mut self,
+        plan: &Plan<'_>,
+        key: &str,
+        carrier: &PodInfo,
+        honor_affinity: bool,
+        honor_taints: bool,
+    ) -> Rc<DomainNodes> {
+        let spec = carrier.spec();
+        let affinity = honor_affinity.then(|| {
+            (
+                &spec.node_selector,
+                spec.affinity
+                    .as_ref()
+                    .and_then(|a| a.node_affinity.as_ref())
+                    .and_then(|na| {
+                        na.required_during_scheduling_ignored_during_execution
+                            .as_ref()
+                    }),
+            )
+        });
+        let tolerations = honor_taints.then_some(&spec.tolerations);
+        let cache_key = serde_json::to_string(&(key, affinity, tolerations)).unwrap_or_default();
+        self.by_key
+            .entry(cache_key)
+            .or_insert_with(|| {
+                Rc::new(domain_nodes(
+                    plan,
+                    key,
+                    carrier,
+                    honor_affinity,
+                    honor_taints,
+                ))
+            })
+            .clone()
+    }
+}
+
+fn domain_nodes(
+    plan: &Plan<'_>,
+    key: &str,
+    carrier: &PodInfo,
+    honor_affinity: bool,
+    honor_taints: bool,
+) -> DomainNodes {
+    let snap = plan.snap;
+    let tolerations = carrier.spec().tolerations.as_deref().unwrap_or_default();
+    let mut by_value: BTreeMap<String, Vec<NodeId>> = BTreeMap::new();
+    for n in plan.processed_nodes() {
+        let node = snap.node(n);
+        let Some(value) = node.labels.get(key) else {
+            continue;
+        };
+        if honor_affinity && !node_selector_matches(carrier, &node.name, &node.labels) {
+            continue;
+        }
+        if honor_taints && !tolerates_all(tolerations, &node.taints, &["NoSchedule", "NoExecute"]) {
+            continue;
+        }
+        by_value.entry(value.clone()).or_default().push(n);
+    }
+    let mut of_node = vec![None; snap.nodes.len()];
+    let domains: Vec<(String, Vec<NodeId>)> = by_value.into_iter().collect();
+    for (i, (_, nodes)) in domains.iter().enumerate() {
+        for &n in nodes {
+            of_node[n] = Some(i);
+        }
+    }
+    DomainNodes { domains, of_node }
 }
 
 fn constraints_in<'a>(plan: &Plan<'a>, ns: &str, include_soft: bool) -> Vec<Constraint<'a>> {
@@ -99,44 +189,46 @@ struct Domain {
     pods: Vec<PodId>,
 }
 
-fn balance(plan: &mut Plan<'_>, ns: &str, c: &Constraint<'_>, balance_node_fit: bool) {
+fn balance(
+    plan: &mut Plan<'_>,
+    ns: &str,
+    c: &Constraint<'_>,
+    balance_node_fit: bool,
+    cache: &mut DomainCache,
+) {
     let snap = plan.snap;
     let carrier = snap.pod(c.carrier);
     let key = &c.spec.topology_key;
     let honor_affinity = c.spec.node_affinity_policy.as_deref() != Some("Ignore");
     let honor_taints = c.spec.node_taints_policy.as_deref() == Some("Honor");
-    let tolerations = carrier.spec().tolerations.as_deref().unwrap_or_default();
 
-    let mut by_value: BTreeMap<String, Vec<NodeId>> = BTreeMap::new();
-    for n in plan.processed_nodes() {
-        let node = snap.node(n);
-        let Some(value) = node.labels.get(key) else {
-            continue;
-        };
-        if honor_affinity && !node_selector_matches(carrier, &node.name, &node.labels) {
-            continue;
-        }
-        if honor_taints && !tolerates_all(tolerations, &node.taints, &["NoSchedule", "NoExecute"]) {
-            continue;
-        }
-        by_value.entry(value.clone()).or_default().push(n);
+    let nodes = cache.get(plan, key, carrier, honor_affinity, honor_taints);
+    if nodes.domains.len() < 2 {
+        return;
     }
-    let mut domains: Vec<Domain> = by_value
-        .into_iter()
-        .map(|(name, nodes)| {
-            let pods = nodes
-                .iter()
-                .flat_map(|&n| plan.active_pods_on(n))
-                .filter(|&p| {
-                    let pod = snap.pod(p);
-                    pod.namespace == ns && !pod.terminating && c.selector.matches(pod.labels())
-                })
-                .collect();
-            Domain { name, nodes, pods }
+    let mut domains: Vec<Domain> = nodes
+        .domains
+        .iter()
+        .map(|(name, nodes)| Domain {
+            name: name.clone(),
+            nodes: nodes.clone(),
+            pods: Vec::new(),
         })
         .collect();
-    if domains.len() < 2 {
-        return;
+    // The matching pods of the namespace that are still there, by domain; their
+    // order does not matter, they are sorted below on a key that ends with the id.
+    for &p in snap.pods_in_namespace(ns) {
+        let pod = snap.pod(p);
+        let Some(d) = pod.node.and_then(|n| nodes.of_node[n]) else {
+            continue;
+        };
+        if !plan.is_evicted(p)
+            && !pod.phase.is_terminal()
+            && !pod.terminating
+            && c.selector.matches(pod.labels())
+        {
+            domains[d].pods.push(p);
+        }
     }
     let max_skew = i64::from(c.spec.max_skew.max(1));
     let sizes = domains.iter().map(|d| d.pods.len() as i64);
