@@ -97,8 +97,228 @@ fn typed<T: DeserializeOwned>(path: &Path, location: &str, v: Value) -> Result<A
 /// Reads a cluster dump. Kinds other than Node, Pod, PodDisruptionBudget,
 /// PriorityClass and Namespace are skipped with a warning.
 pub fn load_cluster(path: &Path) -> Result<Dump, InputError> {
+    if let Some(dump) = stream_json_list(path) {
+        return Ok(dump);
+    }
     let text = read(path)?;
     parse_cluster(path, &text)
+}
+
+/// The fast path for a JSON `List` (what `kubectl get -o json` prints): the
+/// items are read from the file one at a time and converted at once, so
+/// neither the text nor a tree of the whole document is ever held (that took
+/// over ten times the file's size). None for anything else, and for any
+/// problem at all: [`parse_cluster`] then reads the file and reports it
+/// exactly as it always has.
+fn stream_json_list(path: &Path) -> Option<Dump> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).ok()?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+    let first = *reader
+        .fill_buf()
+        .ok()?
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())?;
+    if first != b'{' {
+        return None;
+    }
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let mut sink = Sink {
+        path,
+        objects: ClusterObjects::default(),
+        ignored: std::collections::BTreeMap::new(),
+    };
+    let kind = serde::de::DeserializeSeed::deserialize(ListSeed(&mut sink), &mut de).ok()?;
+    de.end().ok()?;
+    if !kind.is_some_and(|k| k == "List" || k.ends_with("List")) {
+        return None;
+    }
+    Some(Dump {
+        objects: sink.objects,
+        warnings: ignored_warnings(path, sink.ignored),
+    })
+}
+
+struct Sink<'a> {
+    path: &'a Path,
+    objects: ClusterObjects,
+    ignored: std::collections::BTreeMap<String, usize>,
+}
+
+impl Sink<'_> {
+    /// One item of the first document, as [`parse_cluster`] takes it; false on any problem.
+    fn add(&mut self, index: usize, mut item: Value) -> bool {
+        let path = self.path;
+        let location = format!("document 1, items[{index}]");
+        let kind = item.get("kind").and_then(Value::as_str).map(str::to_string);
+        slim(kind.as_deref(), &mut item);
+        let o = &mut self.objects;
+        match kind.as_deref() {
+            Some("Node") => typed(path, &location, item)
+                .map(|x| o.nodes.push(x))
+                .is_ok(),
+            Some("Pod") => typed(path, &location, item).map(|x| o.pods.push(x)).is_ok(),
+            Some("PodDisruptionBudget") => {
+                typed(path, &location, item).map(|x| o.pdbs.push(x)).is_ok()
+            }
+            Some("PriorityClass") => typed(path, &location, item)
+                .map(|x| o.priority_classes.push(x))
+                .is_ok(),
+            Some("Namespace") => typed(path, &location, item)
+                .map(|x| o.namespaces.push(x))
+                .is_ok(),
+            Some(other) => {
+                *self.ignored.entry(other.to_string()).or_default() += 1;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The top-level object of a List: returns its kind, feeding `items` to the sink.
+struct ListSeed<'a, 'b>(&'a mut Sink<'b>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for ListSeed<'_, '_> {
+    type Value = Option<String>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ListSeed<'_, '_> {
+    type Value = Option<String>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a List")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut kind = None;
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "kind" => kind = map.next_value::<Value>()?.as_str().map(str::to_string),
+                "items" => map.next_value_seed(ItemsSeed(&mut *self.0))?,
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(kind)
+    }
+}
+
+struct ItemsSeed<'a, 'b>(&'a mut Sink<'b>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for ItemsSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ItemsSeed<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list of objects")
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        while let Some(item) = seq.next_element::<Value>()? {
+            if !self.0.add(index, item) {
+                return Err(serde::de::Error::custom("not a plain dump"));
+            }
+            index += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Drops the parts of Pods and Nodes that nothing in a run reads, before
+/// they become typed objects: k8s-openapi's structs hold every field inline
+/// (a `Volume` takes 3 KiB, a `Container` 2 KiB), so a full Pod takes about
+/// three times its JSON. What stays is everything `snapshot`, `eligibility`,
+/// `nodefit`, the strategies and the report look at: keep it in step with
+/// them.
+fn slim(kind: Option<&str>, item: &mut Value) {
+    fn retain_keys(v: &mut Value, keep: &[&str]) {
+        if let Some(o) = v.as_object_mut() {
+            o.retain(|k, _| keep.contains(&k.as_str()));
+        }
+    }
+    fn each(v: Option<&mut Value>, f: impl Fn(&mut Value)) {
+        if let Some(list) = v.and_then(Value::as_array_mut) {
+            list.iter_mut().for_each(f);
+        }
+    }
+    if let Some(meta) = item.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+    }
+    match kind {
+        Some("Pod") => {
+            if let Some(spec) = item.get_mut("spec") {
+                let container = |c: &mut Value| {
+                    retain_keys(c, &["name", "image", "resources", "restartPolicy"])
+                };
+                each(spec.get_mut("containers"), container);
+                each(spec.get_mut("initContainers"), container);
+                spec.as_object_mut()
+                    .map(|s| s.remove("ephemeralContainers"));
+                // Only these kinds of volume matter (local storage, PVCs).
+                if let Some(vols) = spec.get_mut("volumes").and_then(Value::as_array_mut) {
+                    let keep = ["name", "emptyDir", "hostPath", "persistentVolumeClaim"];
+                    vols.retain(|v| keep[1..].iter().any(|k| v.get(*k).is_some()));
+                    vols.iter_mut().for_each(|v| retain_keys(v, &keep));
+                }
+            }
+            if let Some(status) = item.get_mut("status") {
+                retain_keys(
+                    status,
+                    &[
+                        "phase",
+                        "reason",
+                        "qosClass",
+                        "startTime",
+                        "conditions",
+                        "containerStatuses",
+                        "initContainerStatuses",
+                    ],
+                );
+                if let Some(conds) = status.get_mut("conditions").and_then(Value::as_array_mut) {
+                    conds.retain(|c| c.get("type").and_then(Value::as_str) == Some("Ready"));
+                }
+                let cs = |c: &mut Value| retain_keys(c, &["name", "restartCount", "state"]);
+                each(status.get_mut("containerStatuses"), cs);
+                each(status.get_mut("initContainerStatuses"), cs);
+            }
+        }
+        Some("Node") => {
+            if let Some(status) = item.get_mut("status").and_then(Value::as_object_mut) {
+                for field in [
+                    "images",
+                    "volumesAttached",
+                    "volumesInUse",
+                    "nodeInfo",
+                    "daemonEndpoints",
+                    "addresses",
+                ] {
+                    status.remove(field);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn ignored_warnings(
+    path: &Path,
+    ignored: std::collections::BTreeMap<String, usize>,
+) -> Vec<String> {
+    ignored
+        .into_iter()
+        .map(|(kind, n)| format!("{}: ignored {n} object(s) of kind {kind}", path.display()))
+        .collect()
 }
 
 pub fn parse_cluster(path: &Path, text: &str) -> Result<Dump, InputError> {
@@ -124,8 +344,9 @@ pub fn parse_cluster(path: &Path, text: &str) -> Result<Dump, InputError> {
             },
             _ => vec![(format!("document {}", d + 1), doc)],
         };
-        for (location, item) in items {
+        for (location, mut item) in items {
             let kind = item.get("kind").and_then(Value::as_str).map(str::to_string);
+            slim(kind.as_deref(), &mut item);
             match kind.as_deref() {
                 Some("Node") => objects.nodes.push(typed(path, &location, item)?),
                 Some("Pod") => objects.pods.push(typed(path, &location, item)?),
@@ -145,12 +366,7 @@ pub fn parse_cluster(path: &Path, text: &str) -> Result<Dump, InputError> {
             }
         }
     }
-    for (kind, n) in ignored {
-        warnings.push(format!(
-            "{}: ignored {n} object(s) of kind {kind}",
-            path.display()
-        ));
-    }
+    warnings.extend(ignored_warnings(path, ignored));
     Ok(Dump { objects, warnings })
 }
 
