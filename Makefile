@@ -56,3 +56,9 @@ test: cluster-build install-tools-build
 	$(CLUSTER)/up.sh && cargo test --all-targets --no-fail-fast || status=$$?; \
 	$(CLUSTER)/down.sh || { [ $$status -ne 0 ] || status=1; }; \
 	exit $$status
+
+# --- our operator against the upstream descheduler on one live cluster (BENCHMARKS.md) ---
+
+.PHONY: bench-vs-upstream
+bench-vs-upstream: cluster-build
+	bench/vs-upstream.sh

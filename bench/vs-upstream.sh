@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Our operator and the upstream descheduler (sigs.k8s.io/descheduler, pinned in
+# bench/upstream/go.mod) side by side on one local control plane holding a
+# synthetic cluster, both in dry run with equivalent policies
+# (bench/policies/ours.yaml, bench/policies/upstream.yaml). One after the
+# other, each for CYCLES completed cycles, measuring:
+#
+#   - time to the first completed cycle, from process start;
+#   - steady-state cycle time: the median of the cycles after the first
+#     (ours: status.lastRun.durationSeconds; upstream: from the timestamps
+#     of its "Resetting pod evictor counters" and "Number of evictions" log
+#     lines, -v=3);
+#   - peak RSS (VmHWM from /proc/PID/status, at the end);
+#   - API requests per steady-state cycle, from the apiserver's audit log,
+#     which records the requests of each one's own user (bench-ours,
+#     bench-upstream); watches are counted when they start.
+#
+# and the two plans: ours from `descheduler simulate` on a dump of the live
+# cluster taken during our run (the operator's status lists only 100 pods; the
+# same engine plans both), upstream's from its "Evicted pod in dry run mode"
+# log lines of one cycle. bench/compare.py writes the tables.
+#
+# Environment: NODES (500), SEED (1), CYCLES (6), INTERVAL (10s), OUT
+# (.cache/bench/vs-upstream), KEEP_CLUSTER=1 to leave the cluster up,
+# REUSE_CLUSTER=1 to measure on the cluster a previous KEEP_CLUSTER=1 run left.
+# Nothing of upstream is committed: its source stays in the Go module cache
+# and its binary in .cache/bin.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "${here}/.." && pwd)"
+cd "${root}"
+NODES="${NODES:-500}"
+SEED="${SEED:-1}"
+CYCLES="${CYCLES:-6}"
+INTERVAL="${INTERVAL:-10s}"
+OUT="${OUT:-${root}/.cache/bench/vs-upstream}"
+state="${root}/.cache/bench-cluster"
+kubectl() { "${root}/.cache/bin/kubectl" --kubeconfig "${state}/kubeconfig" "$@"; }
+log() { echo "vs-upstream: $*" >&2; }
+now() { date +%s.%N; }
+
+mkdir -p "${OUT}"
+rm -f "${OUT}"/*
+
+log "building: control plane, upstream descheduler, ours"
+make -s cluster-build >/dev/null
+"${here}/build-upstream.sh" >&2
+cargo build --release -q --bin descheduler --example gencluster
+
+cleanup() {
+  [[ -n "${ours_pid:-}" ]] && kill "${ours_pid}" 2>/dev/null || true
+  [[ -n "${up_pid:-}" ]] && kill "${up_pid}" 2>/dev/null || true
+  [[ "${KEEP_CLUSTER:-}" == 1 ]] || "${here}/cluster.sh" down >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+if [[ "${REUSE_CLUSTER:-}" == 1 && -f "${state}/kubeconfig" ]]; then
+  log "reusing the loaded cluster (REUSE_CLUSTER=1)"
+  load_s=nan
+else
+  log "fresh cluster, ${NODES} nodes x 30 pods (seed ${SEED})"
+  "${here}/cluster.sh" down >/dev/null 2>&1 || true
+  "${here}/cluster.sh" up >&2
+  t0="$(now)"
+  target/release/examples/gencluster --nodes "${NODES}" --seed "${SEED}" --apply \
+    --kubeconfig "${state}/kubeconfig" 2> "${OUT}/load.log"
+  load_s="$(echo "$(now) - ${t0}" | bc)"
+  log "loaded in ${load_s}s (details: ${OUT}/load.log)"
+fi
+kubectl apply -f crds/deschedulerpolicies.descheduler.dev.yaml >/dev/null
+kubectl wait --for condition=established --timeout=60s crd/deschedulerpolicies.descheduler.dev >/dev/null
+audit="${state}/logs/audit.log"
+
+vmhwm() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+
+# --- ours ------------------------------------------------------------------------
+log "ours: descheduler run, dry run, interval ${INTERVAL}"
+sed "s/interval: 10s/interval: ${INTERVAL}/" bench/policies/ours.yaml > "${OUT}/ours-policy.yaml"
+kubectl apply -f "${OUT}/ours-policy.yaml" >/dev/null
+t_start="$(now)"
+KUBECONFIG="${state}/ours.kubeconfig" RUST_LOG=info target/release/descheduler run \
+  --metrics-bind-address 127.0.0.1:0 \
+  > "${OUT}/ours.log" 2>&1 &
+ours_pid=$!
+first=""
+declare -A seen=()
+durations=()
+while ((${#seen[@]} < CYCLES)); do
+  kill -0 "${ours_pid}" 2>/dev/null || { log "ours exited; see ${OUT}/ours.log"; exit 1; }
+  st="$(kubectl get dsp bench -o jsonpath='{.status.lastRun.startTime} {.status.lastRun.completionTime} {.status.lastRun.durationSeconds}' 2>/dev/null || true)"
+  read -r s c d <<<"${st}"
+  if [[ -n "${c:-}" && -z "${seen[$s]:-}" ]]; then
+    seen[$s]=1
+    durations+=("${d}")
+    echo "$(now) ${s} ${c} ${d}" >> "${OUT}/ours-cycles.txt"
+    if [[ -z "${first}" ]]; then
+      first="$(echo "$(now) - ${t_start}" | bc)"
+      log "ours: first cycle completed ${first}s after start; dumping the cluster for its plan"
+      kubectl get nodes,pods,poddisruptionbudgets,priorityclasses,namespaces -A -o json > "${OUT}/cluster.json"
+      date -u +%Y-%m-%dT%H:%M:%SZ > "${OUT}/dump-time.txt"
+    fi
+    log "ours: cycle ${#seen[@]}: ${d}s"
+  fi
+  sleep 0.2
+done
+ours_rss="$(vmhwm "${ours_pid}")"
+kubectl get dsp bench -o json > "${OUT}/ours-status.json"
+kill "${ours_pid}"; wait "${ours_pid}" 2>/dev/null || true; ours_pid=""
+printf '%s\n' "${durations[@]}" > "${OUT}/ours-durations.txt"
+echo "${first}" > "${OUT}/ours-first.txt"
+echo "${ours_rss}" > "${OUT}/ours-rss-kb.txt"
+kubectl delete dsp bench >/dev/null
+target/release/descheduler simulate --policy bench/policies/ours.yaml --cluster "${OUT}/cluster.json" \
+  --now "$(cat "${OUT}/dump-time.txt")" --output json > "${OUT}/ours-plan.json"
+
+# --- upstream --------------------------------------------------------------------
+log "upstream: descheduler-upstream --dry-run, interval ${INTERVAL}"
+t_start="$(now)"
+echo "${t_start}" > "${OUT}/upstream-start.txt"
+.cache/bin/descheduler-upstream --kubeconfig "${state}/upstream.kubeconfig" \
+  --policy-config-file bench/policies/upstream.yaml --descheduling-interval "${INTERVAL}" \
+  --dry-run --secure-port 0 -v=3 > "${OUT}/upstream.log" 2>&1 &
+up_pid=$!
+while (($(grep -c "Number of evictions/requests" "${OUT}/upstream.log" || true) < CYCLES)); do
+  kill -0 "${up_pid}" 2>/dev/null || { log "upstream exited; see ${OUT}/upstream.log"; exit 1; }
+  sleep 0.2
+done
+up_rss="$(vmhwm "${up_pid}")"
+kill "${up_pid}"; wait "${up_pid}" 2>/dev/null || true; up_pid=""
+echo "${up_rss}" > "${OUT}/upstream-rss-kb.txt"
+cp "${audit}" "${OUT}/audit.log"
+
+python3 "${here}/compare.py" "${OUT}" "${load_s}" | tee "${OUT}/results.md"
