@@ -48,25 +48,52 @@ pub fn required_anti_affinity(pod: &PodInfo) -> &[PodAffinityTerm] {
         .unwrap_or_default()
 }
 
-/// Whether `other` is selected by an affinity term declared by `owner`.
-pub fn term_selects(
-    snap: &Snapshot,
-    term: &PodAffinityTerm,
-    owner: &PodInfo,
-    other: &PodInfo,
-) -> bool {
-    let ns_ok = match (&term.namespaces, &term.namespace_selector) {
-        (Some(list), _) if !list.is_empty() => list.contains(&other.namespace),
-        (_, Some(sel)) => Selector::from_label_selector(sel)
-            .is_ok_and(|s| s.matches_opt(snap.namespace_labels(&other.namespace))),
-        _ => other.namespace == owner.namespace,
-    };
-    ns_ok
-        && term
+/// An affinity term declared by one pod, with its selectors parsed once so it
+/// can be matched against many pods.
+pub struct TermMatcher<'a> {
+    namespaces: Namespaces<'a>,
+    /// None: a missing or unparseable selector selects nothing.
+    selector: Option<Selector>,
+}
+
+enum Namespaces<'a> {
+    List(&'a [String]),
+    Selector(Option<Selector>),
+    Own(&'a str),
+}
+
+impl<'a> TermMatcher<'a> {
+    pub fn new(term: &'a PodAffinityTerm, owner: &'a PodInfo) -> Self {
+        let namespaces = match (&term.namespaces, &term.namespace_selector) {
+            (Some(list), _) if !list.is_empty() => Namespaces::List(list),
+            (_, Some(sel)) => Namespaces::Selector(Selector::from_label_selector(sel).ok()),
+            _ => Namespaces::Own(&owner.namespace),
+        };
+        let selector = term
             .label_selector
             .as_ref()
-            .and_then(|s| Selector::from_label_selector(s).ok())
-            .is_some_and(|s| s.matches(other.labels()))
+            .and_then(|s| Selector::from_label_selector(s).ok());
+        Self {
+            namespaces,
+            selector,
+        }
+    }
+
+    /// Whether the term selects `other`.
+    pub fn selects(&self, snap: &Snapshot, other: &PodInfo) -> bool {
+        let ns_ok = match &self.namespaces {
+            Namespaces::List(list) => list.contains(&other.namespace),
+            Namespaces::Selector(sel) => sel
+                .as_ref()
+                .is_some_and(|s| s.matches_opt(snap.namespace_labels(&other.namespace))),
+            Namespaces::Own(ns) => other.namespace == *ns,
+        };
+        ns_ok
+            && self
+                .selector
+                .as_ref()
+                .is_some_and(|s| s.matches(other.labels()))
+    }
 }
 
 /// What a fit check needs besides the snapshot: the current usage of every node
@@ -101,11 +128,12 @@ pub fn check(
         if !node.labels.contains_key(&term.topology_key) {
             continue;
         }
+        let matcher = TermMatcher::new(term, pod);
         let conflict = snap.pods_on(node_id).iter().any(|&other| {
             other != pod_id
                 && !state.is_gone(other)
                 && !snap.pod(other).phase.is_terminal()
-                && term_selects(snap, term, pod, snap.pod(other))
+                && matcher.selects(snap, snap.pod(other))
         });
         if conflict {
             return Err(Misfit::AntiAffinity);

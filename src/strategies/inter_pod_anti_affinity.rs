@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use crate::eligibility::eviction_order;
-use crate::nodefit::{required_anti_affinity, term_selects};
+use crate::nodefit::{TermMatcher, required_anti_affinity};
 use crate::plan::{Outcome, Plan};
 use crate::snapshot::{NodeId, PodId, Snapshot};
 
@@ -74,6 +74,7 @@ fn violation(plan: &Plan<'_>, domains: &mut DomainIndex, id: PodId, node: NodeId
     let snap = plan.snap;
     let pod = snap.pod(id);
     for term in required_anti_affinity(pod) {
+        let matcher = TermMatcher::new(term, pod);
         let single = [node];
         let (nodes, domain_pods) = domains
             .domain(snap, &term.topology_key, node)
@@ -107,7 +108,7 @@ fn violation(plan: &Plan<'_>, domains: &mut DomainIndex, id: PodId, node: NodeId
                             && !plan.is_evicted(other)
                             && !snap.pod(other).phase.is_terminal()
                             && same_domain(on)
-                            && term_selects(snap, term, pod, snap.pod(other)))
+                            && matcher.selects(snap, snap.pod(other)))
                         .then_some((on, other))
                     })
                     .min()
@@ -115,7 +116,7 @@ fn violation(plan: &Plan<'_>, domains: &mut DomainIndex, id: PodId, node: NodeId
             }
             _ => nodes.iter().find_map(|&n| {
                 plan.active_pods_on(n)
-                    .find(|&other| other != id && term_selects(snap, term, pod, snap.pod(other)))
+                    .find(|&other| other != id && matcher.selects(snap, snap.pod(other)))
             }),
         };
         if hit.is_some() {
