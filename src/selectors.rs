@@ -70,6 +70,15 @@ impl Selector {
         self
     }
 
+    /// A requirement every match must meet of the form `key in (values)`,
+    /// for looking candidates up in an index instead of scanning.
+    pub fn required_values(&self) -> Option<(&str, &[String])> {
+        self.requirements.iter().find_map(|r| match r {
+            Requirement::In(k, vs) => Some((k.as_str(), vs.as_slice())),
+            _ => None,
+        })
+    }
+
     pub fn is_empty(&self) -> bool {
         self.requirements.is_empty()
     }

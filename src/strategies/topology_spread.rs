@@ -47,8 +47,16 @@ pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
     namespaces.dedup();
     let mut domains = DomainCache::default();
     for ns in namespaces {
+        let mut labels = LabelIndex::default();
         for c in constraints_in(plan, ns, include_soft_constraints) {
-            balance(plan, ns, &c, topology_balance_node_fit, &mut domains);
+            balance(
+                plan,
+                ns,
+                &c,
+                topology_balance_node_fit,
+                &mut domains,
+                &mut labels,
+            );
         }
     }
 }
@@ -144,6 +152,7 @@ fn domain_nodes(
 fn constraints_in<'a>(plan: &Plan<'a>, ns: &str, include_soft: bool) -> Vec<Constraint<'a>> {
     let snap = plan.snap;
     let mut seen: BTreeMap<String, Constraint<'a>> = BTreeMap::new();
+    let mut previous: Option<&PodInfo> = None;
     for &id in snap.pods_in_namespace(ns) {
         let pod = snap.pod(id);
         if pod.phase.is_terminal()
@@ -153,6 +162,12 @@ fn constraints_in<'a>(plan: &Plan<'a>, ns: &str, include_soft: bool) -> Vec<Cons
         {
             continue;
         }
+        // Replicas sit next to each other in name order and carry the same
+        // constraints: theirs would only repeat identities already seen.
+        if previous.is_some_and(|prev| same_constraints(prev, pod)) {
+            continue;
+        }
+        previous = Some(pod);
         for tsc in pod.spec().topology_spread_constraints.iter().flatten() {
             let hard = tsc.when_unsatisfiable == "DoNotSchedule";
             if !hard && !include_soft {
@@ -182,6 +197,48 @@ fn constraints_in<'a>(plan: &Plan<'a>, ns: &str, include_soft: bool) -> Vec<Cons
     seen.into_values().collect()
 }
 
+/// Whether two pods yield the same constraint identities: equal constraints
+/// and equal values for every matchLabelKeys key.
+fn same_constraints(a: &PodInfo, b: &PodInfo) -> bool {
+    let (ca, cb) = (
+        &a.spec().topology_spread_constraints,
+        &b.spec().topology_spread_constraints,
+    );
+    ca == cb
+        && ca
+            .iter()
+            .flatten()
+            .flat_map(|c| c.match_label_keys.iter().flatten())
+            .all(|k| a.labels().get(k) == b.labels().get(k))
+}
+
+/// Pods of one namespace by label `key=value`, built on first use of a key.
+#[derive(Default)]
+struct LabelIndex {
+    by_key: HashMap<String, HashMap<String, Vec<PodId>>>,
+}
+
+impl LabelIndex {
+    fn pods<'s>(
+        &'s mut self,
+        snap: &crate::snapshot::Snapshot,
+        ns: &str,
+        key: &str,
+        value: &str,
+    ) -> &'s [PodId] {
+        let index = self.by_key.entry(key.to_string()).or_insert_with(|| {
+            let mut m: HashMap<String, Vec<PodId>> = HashMap::new();
+            for &p in snap.pods_in_namespace(ns) {
+                if let Some(v) = snap.pod(p).labels().get(key) {
+                    m.entry(v.clone()).or_default().push(p);
+                }
+            }
+            m
+        });
+        index.get(value).map_or(&[], Vec::as_slice)
+    }
+}
+
 struct Domain {
     name: String,
     nodes: Vec<NodeId>,
@@ -195,6 +252,7 @@ fn balance(
     c: &Constraint<'_>,
     balance_node_fit: bool,
     cache: &mut DomainCache,
+    labels: &mut LabelIndex,
 ) {
     let snap = plan.snap;
     let carrier = snap.pod(c.carrier);
@@ -217,7 +275,21 @@ fn balance(
         .collect();
     // The matching pods of the namespace that are still there, by domain; their
     // order does not matter, they are sorted below on a key that ends with the id.
-    for &p in snap.pods_in_namespace(ns) {
+    // A selector with a `key in (values)` requirement only looks at the pods
+    // carrying one of those labels, so many constraints per namespace stay linear.
+    let candidates: Vec<PodId> = match c.selector.required_values() {
+        Some((key, values)) => {
+            let mut v: Vec<PodId> = Vec::new();
+            for val in values {
+                v.extend_from_slice(labels.pods(snap, ns, key, val));
+            }
+            v.sort_unstable();
+            v.dedup();
+            v
+        }
+        None => snap.pods_in_namespace(ns).to_vec(),
+    };
+    for p in candidates {
         let pod = snap.pod(p);
         let Some(d) = pod.node.and_then(|n| nodes.of_node[n]) else {
             continue;
