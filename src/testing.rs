@@ -768,3 +768,10 @@ impl Run {
             .collect()
     }
 }
+
+/// `n` pods of `cpu` each on `node`, named `<node>-<i>`.
+pub fn load(node: &str, n: usize, cpu: &str) -> Vec<PodB> {
+    (1..=n)
+        .map(|i| pod(&format!("{node}-{i}")).on(node).req(cpu, ""))
+        .collect()
+}

@@ -79,12 +79,6 @@ mod tests {
         )
     }
 
-    fn load(node: &str, n: usize, cpu: &str) -> Vec<PodB> {
-        (1..=n)
-            .map(|i| pod(&format!("{node}-{i}")).on(node).req(cpu, ""))
-            .collect()
-    }
-
     /// n1 at 10%, n2 at 60%, n3 at 50%.
     fn basic() -> Cluster {
         Cluster::with_nodes(3)

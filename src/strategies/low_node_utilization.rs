@@ -157,13 +157,6 @@ mod tests {
         )
     }
 
-    /// `n` pods of `cpu` each on `node`, named `<node>-<i>`.
-    fn load(node: &str, n: usize, cpu: &str) -> Vec<PodB> {
-        (1..=n)
-            .map(|i| pod(&format!("{node}-{i}")).on(node).req(cpu, ""))
-            .collect()
-    }
-
     /// n1 at 100% cpu, n2 empty, n3 at 25% (neither under nor over).
     fn basic() -> Cluster {
         Cluster::with_nodes(3)
