@@ -80,16 +80,7 @@ echo "${data}" > "${state}/datadir"
 failed=1
 trap '[[ ${failed} == 1 ]] && { for c in "${components[@]}"; do echo "--- ${c}" >&2; tail -n 15 "${logs}/${c}.log" >&2 2>/dev/null || true; done; down >&2; }' EXIT
 
-used_ports=" "
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 12000))
-    [[ "${used_ports}" == *" ${p} "* ]] && continue
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/${p}") 2>/dev/null; then echo "${p}"; return 0; fi
-  done
-  return 1
-}
+source "${root}/tests/e2e/cluster/lib.sh"
 etcd_port="$(free_port)"; used_ports+="${etcd_port} "
 etcd_peer_port="$(free_port)"; used_ports+="${etcd_peer_port} "
 apiserver_port="$(free_port)"; used_ports+="${apiserver_port} "
@@ -104,17 +95,7 @@ ENV
 
 pki="${data}/pki"
 mkdir -p "${pki}"
-openssl req -x509 -newkey rsa:2048 -nodes -days 30 -sha256 -keyout "${pki}/ca.key" -out "${pki}/ca.crt" \
-  -subj "/CN=descheduler-bench-ca" -addext "basicConstraints=critical,CA:TRUE" \
-  -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" 2>/dev/null
-issue() {
-  local name="$1" subject="$2" ext="$3"
-  openssl req -new -newkey rsa:2048 -nodes -keyout "${pki}/${name}.key" -out "${pki}/${name}.csr" -subj "${subject}" 2>/dev/null
-  printf '%b\n' "${ext}" > "${pki}/${name}.ext"
-  openssl x509 -req -in "${pki}/${name}.csr" -CA "${pki}/ca.crt" -CAkey "${pki}/ca.key" -CAcreateserial \
-    -days 30 -sha256 -extfile "${pki}/${name}.ext" -out "${pki}/${name}.crt" 2>/dev/null
-}
-client_ext='basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth'
+new_ca descheduler-bench-ca
 issue apiserver "/CN=kube-apiserver" \
   'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc'
 issue admin "/O=system:masters/CN=bench-admin" "${client_ext}"
@@ -123,8 +104,7 @@ issue kwok "/O=system:masters/CN=kwok" "${client_ext}"
 issue ours "/O=system:masters/CN=bench-ours" "${client_ext}"
 issue upstream "/O=system:masters/CN=bench-upstream" "${client_ext}"
 issue front-proxy-client "/CN=front-proxy-client" "${client_ext}"
-openssl genrsa -out "${pki}/sa.key" 2048 2>/dev/null
-openssl rsa -in "${pki}/sa.key" -pubout -out "${pki}/sa.pub" 2>/dev/null
+new_sa_keys
 
 write_kubeconfig() {
   local file="$1" user="$2"

@@ -118,14 +118,6 @@ impl Caches {
     pub fn snapshot(&self, now: DateTime<Utc>) -> Snapshot {
         Snapshot::build(now, self.objects())
     }
-
-    pub fn priority_class(&self, name: &str) -> Option<i32> {
-        self.priority_classes
-            .state()
-            .iter()
-            .find(|pc| pc.metadata.name.as_deref() == Some(name))
-            .and_then(|pc| pc.value)
-    }
 }
 
 /// Shared so the HTTP server can answer /readyz.

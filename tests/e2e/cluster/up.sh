@@ -93,20 +93,7 @@ trap on_exit EXIT
 # --- free ports ---------------------------------------------------------------
 # Ports below the Linux ephemeral range (32768+) so outgoing connections never
 # hold one of them; probed with bash's /dev/tcp (connection refused = free).
-used_ports=" "
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 12000))
-    [[ "${used_ports}" == *" ${p} "* ]] && continue
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/${p}") 2>/dev/null; then
-      echo "${p}"
-      return 0
-    fi
-  done
-  echo "cluster-up: no free port found" >&2
-  return 1
-}
+source "${here}/lib.sh"
 etcd_port="$(free_port)"; used_ports+="${etcd_port} "
 etcd_peer_port="$(free_port)"; used_ports+="${etcd_peer_port} "
 apiserver_port="$(free_port)"; used_ports+="${apiserver_port} "
@@ -129,22 +116,8 @@ EOF
 pki="${data}/pki"
 mkdir -p "${pki}"
 log "generating certificates in ${pki}"
-openssl req -x509 -newkey rsa:2048 -nodes -days 30 -sha256 \
-  -keyout "${pki}/ca.key" -out "${pki}/ca.crt" -subj "/CN=descheduler-e2e-ca" \
-  -addext "basicConstraints=critical,CA:TRUE" \
-  -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" 2>/dev/null
+new_ca descheduler-e2e-ca
 
-# issue NAME SUBJECT EXTENSIONS: a key and a CA-signed certificate.
-issue() {
-  local name="$1" subject="$2" ext="$3"
-  openssl req -new -newkey rsa:2048 -nodes -keyout "${pki}/${name}.key" \
-    -out "${pki}/${name}.csr" -subj "${subject}" 2>/dev/null
-  printf '%b\n' "${ext}" > "${pki}/${name}.ext"
-  openssl x509 -req -in "${pki}/${name}.csr" -CA "${pki}/ca.crt" -CAkey "${pki}/ca.key" \
-    -CAcreateserial -days 30 -sha256 -extfile "${pki}/${name}.ext" \
-    -out "${pki}/${name}.crt" 2>/dev/null
-}
-client_ext='basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth'
 issue apiserver "/CN=kube-apiserver" \
   'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local'
 issue admin "/O=system:masters/CN=e2e-admin" "${client_ext}"
@@ -154,8 +127,7 @@ issue kwok "/O=system:masters/CN=kwok" "${client_ext}"
 # The apiserver's client for aggregated APIs (front proxy); also lets the other
 # components' delegated authentication find a request-header CA.
 issue front-proxy-client "/CN=front-proxy-client" "${client_ext}"
-openssl genrsa -out "${pki}/sa.key" 2048 2>/dev/null
-openssl rsa -in "${pki}/sa.key" -pubout -out "${pki}/sa.pub" 2>/dev/null
+new_sa_keys
 
 # write_kubeconfig FILE USER
 write_kubeconfig() {
