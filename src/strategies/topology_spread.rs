@@ -240,8 +240,8 @@ impl LabelIndex {
 }
 
 struct Domain {
-    name: String,
-    nodes: Vec<NodeId>,
+    /// Index into `DomainNodes::domains`, whose order is the name order.
+    index: usize,
     /// Pods in the order they would be given up: the last one goes first.
     pods: Vec<PodId>,
 }
@@ -264,19 +264,10 @@ fn balance(
     if nodes.domains.len() < 2 {
         return;
     }
-    let mut domains: Vec<Domain> = nodes
-        .domains
-        .iter()
-        .map(|(name, nodes)| Domain {
-            name: name.clone(),
-            nodes: nodes.clone(),
-            pods: Vec::new(),
-        })
-        .collect();
-    // The matching pods of the namespace that are still there, by domain; their
-    // order does not matter, they are sorted below on a key that ends with the id.
-    // A selector with a `key in (values)` requirement only looks at the pods
-    // carrying one of those labels, so many constraints per namespace stay linear.
+    // The matching pods of the namespace that are still there, with their
+    // domain. A selector with a `key in (values)` requirement only looks at
+    // the pods carrying one of those labels, so many constraints per namespace
+    // stay linear.
     let candidates: Vec<PodId> = match c.selector.required_values() {
         Some((key, values)) => {
             let mut v: Vec<PodId> = Vec::new();
@@ -289,25 +280,41 @@ fn balance(
         }
         None => snap.pods_in_namespace(ns).to_vec(),
     };
-    for p in candidates {
-        let pod = snap.pod(p);
-        let Some(d) = pod.node.and_then(|n| nodes.of_node[n]) else {
-            continue;
-        };
-        if !plan.is_evicted(p)
-            && !pod.phase.is_terminal()
-            && !pod.terminating
-            && c.selector.matches(pod.labels())
-        {
-            domains[d].pods.push(p);
-        }
+    let mut matching: Vec<(usize, PodId)> = candidates
+        .into_iter()
+        .filter_map(|p| {
+            let pod = snap.pod(p);
+            let d = pod.node.and_then(|n| nodes.of_node[n])?;
+            (!plan.is_evicted(p)
+                && !pod.phase.is_terminal()
+                && !pod.terminating
+                && c.selector.matches(pod.labels()))
+            .then_some((d, p))
+        })
+        .collect();
+    matching.sort_unstable();
+    // Most constraints are within their skew: decide that from the occupied
+    // domains alone, without a vector of every domain (a hostname key has one
+    // per node, and there is a constraint per workload).
+    let occupied = matching.chunk_by(|a, b| a.0 == b.0);
+    let mut max = 0;
+    let mut min_occupied = i64::MAX;
+    let mut occupied_count = 0;
+    for group in occupied {
+        let n = group.len() as i64;
+        max = max.max(n);
+        min_occupied = min_occupied.min(n);
+        occupied_count += 1;
     }
+    let mut min = if occupied_count < nodes.domains.len() {
+        0
+    } else {
+        min_occupied
+    };
     let max_skew = i64::from(c.spec.max_skew.max(1));
-    let sizes = domains.iter().map(|d| d.pods.len() as i64);
-    let (max, mut min) = (sizes.clone().max().unwrap_or(0), sizes.min().unwrap_or(0));
     if c.spec
         .min_domains
-        .is_some_and(|m| (domains.len() as i64) < i64::from(m))
+        .is_some_and(|m| (nodes.domains.len() as i64) < i64::from(m))
     {
         min = 0;
     }
@@ -315,6 +322,15 @@ fn balance(
         return;
     }
 
+    let mut domains: Vec<Domain> = (0..nodes.domains.len())
+        .map(|index| Domain {
+            index,
+            pods: Vec::new(),
+        })
+        .collect();
+    for (d, p) in matching {
+        domains[d].pods.push(p);
+    }
     // Pods given up first sit at the end: evictable ones, then those with a
     // nodeSelector or affinity, then lower priority.
     for d in &mut domains {
@@ -328,20 +344,19 @@ fn balance(
             )
         });
     }
-    domains.sort_by(|a, b| {
-        a.pods
-            .len()
-            .cmp(&b.pods.len())
-            .then_with(|| a.name.cmp(&b.name))
-    });
+    domains.sort_by_key(|d| (d.pods.len(), d.index));
 
     let total: usize = domains.iter().map(|d| d.pods.len()).sum();
     let ideal_avg = total as f64 / domains.len() as f64;
-    let below_avg_nodes: Vec<NodeId> = domains
-        .iter()
-        .filter(|d| (d.pods.len() as f64) < ideal_avg)
-        .flat_map(|d| d.nodes.iter().copied())
-        .collect();
+    let below_avg_nodes: Vec<NodeId> = if balance_node_fit {
+        domains
+            .iter()
+            .filter(|d| (d.pods.len() as f64) < ideal_avg)
+            .flat_map(|d| nodes.domains[d.index].1.iter().copied())
+            .collect()
+    } else {
+        Vec::new()
+    };
     let reason = format!("topology spread on {key} (maxSkew {max_skew}) is skewed {max} vs {min}");
 
     let (mut i, mut j) = (0, domains.len() - 1);
