@@ -79,6 +79,11 @@ impl<'a> TermMatcher<'a> {
         }
     }
 
+    /// The term's label selector; None selects nothing.
+    pub fn selector(&self) -> Option<&Selector> {
+        self.selector.as_ref()
+    }
+
     /// Whether the term selects `other`.
     pub fn selects(&self, snap: &Snapshot, other: &PodInfo) -> bool {
         let ns_ok = match &self.namespaces {

@@ -10,9 +10,12 @@ use crate::nodefit::{TermMatcher, required_anti_affinity};
 use crate::plan::{Outcome, Plan};
 use crate::snapshot::{NodeId, PodId, Snapshot};
 
+use super::label_index::LabelIndex;
+
 pub fn run(plan: &mut Plan<'_>) {
     let snap = plan.snap;
     let mut domains = DomainIndex::default();
+    let mut labels = LabelIndex::default();
     let nodes: Vec<NodeId> = plan.processed_nodes().collect();
     for node in nodes {
         let mut pods: Vec<PodId> = plan
@@ -21,7 +24,7 @@ pub fn run(plan: &mut Plan<'_>) {
             .collect();
         pods.sort_by_key(|&p| (eviction_order(snap, p), p));
         for id in pods {
-            if let Some(other) = violation(plan, &mut domains, id, node) {
+            if let Some(other) = violation(plan, &mut domains, &mut labels, id, node) {
                 let o = snap.pod(other);
                 let outcome = plan.try_evict(
                     id,
@@ -38,79 +41,105 @@ pub fn run(plan: &mut Plan<'_>) {
     }
 }
 
-/// Nodes by (topologyKey, value), built on first use of each key, with the
-/// number of pods bound to them.
+/// The domains of each topologyKey, built on first use of the key.
 #[derive(Default)]
 struct DomainIndex {
-    by_key: HashMap<String, HashMap<String, (Vec<NodeId>, usize)>>,
+    by_key: HashMap<String, KeyDomains>,
+}
+
+struct KeyDomains {
+    /// Each domain's nodes, in index order, and the number of pods bound to them.
+    domains: Vec<(Vec<NodeId>, usize)>,
+    /// The domain of every node; None when the node lacks the key.
+    of_node: Vec<Option<usize>>,
 }
 
 impl DomainIndex {
-    /// The nodes of `node`'s domain for `key`, in index order, and how many
-    /// pods are bound to them; None when the node lacks the key (then it is a
-    /// domain of its own).
-    fn domain(&mut self, snap: &Snapshot, key: &str, node: NodeId) -> Option<(&[NodeId], usize)> {
-        let value = snap.node(node).labels.get(key)?;
-        let index = self.by_key.entry(key.to_string()).or_insert_with(|| {
-            let mut m: HashMap<String, (Vec<NodeId>, usize)> = HashMap::new();
+    fn key(&mut self, snap: &Snapshot, key: &str) -> &KeyDomains {
+        self.by_key.entry(key.to_string()).or_insert_with(|| {
+            let mut by_value: HashMap<&str, usize> = HashMap::new();
+            let mut domains: Vec<(Vec<NodeId>, usize)> = Vec::new();
+            let mut of_node = vec![None; snap.nodes.len()];
             for (i, n) in snap.nodes.iter().enumerate() {
                 if let Some(v) = n.labels.get(key) {
-                    let e = m.entry(v.clone()).or_default();
-                    e.0.push(i);
-                    e.1 += snap.pods_on(i).len();
+                    let d = *by_value.entry(v).or_insert_with(|| {
+                        domains.push((Vec::new(), 0));
+                        domains.len() - 1
+                    });
+                    domains[d].0.push(i);
+                    domains[d].1 += snap.pods_on(i).len();
+                    of_node[i] = Some(d);
                 }
             }
-            m
-        });
-        let (nodes, pods) = &index[value];
-        Some((nodes, *pods))
+            KeyDomains { domains, of_node }
+        })
     }
 }
 
 /// The first other pod that one of `id`'s required anti-affinity terms
 /// matches: the lowest (node, pod) in index order among the active pods of
 /// the domain that the term selects.
-fn violation(plan: &Plan<'_>, domains: &mut DomainIndex, id: PodId, node: NodeId) -> Option<PodId> {
+fn violation(
+    plan: &Plan<'_>,
+    domains: &mut DomainIndex,
+    labels: &mut LabelIndex,
+    id: PodId,
+    node: NodeId,
+) -> Option<PodId> {
     let snap = plan.snap;
     let pod = snap.pod(id);
     for term in required_anti_affinity(pod) {
         let matcher = TermMatcher::new(term, pod);
+        let key_domains = domains.key(snap, &term.topology_key);
+        // A node without the key is a domain of its own.
+        let domain = key_domains.of_node[node];
         let single = [node];
-        let (nodes, domain_pods) = domains
-            .domain(snap, &term.topology_key, node)
-            .unwrap_or((&single, snap.pods_on(node).len()));
-        // A term only selects pods in its namespaces: when those hold fewer
-        // pods than the domain (a zone, say), look there instead of scanning
-        // every pod of the domain. Both find the same pod.
+        let (nodes, domain_pods) = match domain {
+            Some(d) => {
+                let (nodes, pods) = &key_domains.domains[d];
+                (nodes.as_slice(), *pods)
+            }
+            None => (&single[..], snap.pods_on(node).len()),
+        };
+        let same_domain = |n: NodeId| match domain {
+            Some(d) => key_domains.of_node[n] == Some(d),
+            None => n == node,
+        };
+        let selects = |other: PodId| {
+            let o = snap.pod(other);
+            let on = o.node?;
+            (other != id
+                && !plan.is_evicted(other)
+                && !o.phase.is_terminal()
+                && same_domain(on)
+                && matcher.selects(snap, o))
+            .then_some((on, other))
+        };
+        // A term only selects pods in its namespaces and carrying its labels:
+        // look those up rather than scanning every pod of the domain (a zone,
+        // say). Every way finds the same pod.
         let namespaces: Option<Vec<&str>> = match (&term.namespaces, &term.namespace_selector) {
             (Some(list), _) if !list.is_empty() => Some(list.iter().map(String::as_str).collect()),
             (_, Some(_)) => None,
             _ => Some(vec![pod.namespace.as_str()]),
         };
-        let ns_pods = namespaces.as_ref().map(|nss| {
-            nss.iter()
-                .map(|ns| snap.pods_in_namespace(ns).len())
-                .sum::<usize>()
-        });
-        let hit = match namespaces {
-            Some(nss) if ns_pods.is_some_and(|n| n < domain_pods) => {
-                let key = &term.topology_key;
-                let value = snap.node(node).labels.get(key);
-                let same_domain = |n: NodeId| match value {
-                    Some(v) => snap.node(n).labels.get(key) == Some(v),
-                    None => n == node,
-                };
+        let hit = match (namespaces, matcher.selector()) {
+            (Some(nss), Some(selector)) if selector.required_values().is_some() => nss
+                .iter()
+                .flat_map(|ns| labels.candidates(snap, ns, selector).unwrap_or_default())
+                .filter_map(selects)
+                .min()
+                .map(|(_, other)| other),
+            (Some(nss), _)
+                if nss
+                    .iter()
+                    .map(|ns| snap.pods_in_namespace(ns).len())
+                    .sum::<usize>()
+                    < domain_pods =>
+            {
                 nss.iter()
                     .flat_map(|ns| snap.pods_in_namespace(ns).iter().copied())
-                    .filter_map(|other| {
-                        let on = snap.pod(other).node?;
-                        (other != id
-                            && !plan.is_evicted(other)
-                            && !snap.pod(other).phase.is_terminal()
-                            && same_domain(on)
-                            && matcher.selects(snap, snap.pod(other)))
-                        .then_some((on, other))
-                    })
+                    .filter_map(selects)
                     .min()
                     .map(|(_, other)| other)
             }

@@ -4,6 +4,7 @@
 
 mod high_node_utilization;
 mod inter_pod_anti_affinity;
+mod label_index;
 mod low_node_utilization;
 mod node_affinity;
 mod node_taints;

@@ -2,7 +2,7 @@
 //! above the even share `ceil(pods / feasible nodes)`, so the scheduler can
 //! spread them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use crate::eligibility::eviction_order;
 use crate::nodefit::node_selector_matches;
@@ -12,7 +12,7 @@ use crate::selectors::tolerates_all;
 use crate::snapshot::{NodeId, OwnerRef, PodId};
 
 /// Owner identity: the controller plus the sorted container images.
-type OwnerKey = (OwnerRef, Vec<String>);
+type OwnerKey<'a> = (&'a OwnerRef, Vec<&'a str>);
 
 pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
     let StrategyParams::RemoveDuplicates {
@@ -22,8 +22,10 @@ pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
         return;
     };
     let snap = plan.snap;
-    // owner -> node -> pods, all in a stable order.
-    let mut groups: BTreeMap<OwnerKey, BTreeMap<NodeId, Vec<PodId>>> = BTreeMap::new();
+    // owner -> (node, pod), in the order met: node by node. Hashed rather than
+    // ordered by the owner's strings, which cost a comparison of strings per
+    // pod; sorted once per owner below.
+    let mut groups: HashMap<OwnerKey<'_>, Vec<(NodeId, PodId)>> = HashMap::new();
     for id in super::scoped_active_pods(plan) {
         let pod = snap.pod(id);
         let (Some(owner), Some(node)) = (&pod.owner, pod.node) else {
@@ -32,29 +34,27 @@ pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
         if exclude_owner_kinds.contains(&owner.kind) || plan.evictable(id).is_err() {
             continue;
         }
-        let mut images: Vec<String> = pod
+        let mut images: Vec<&str> = pod
             .spec()
             .containers
             .iter()
-            .filter_map(|c| c.image.clone())
+            .filter_map(|c| c.image.as_deref())
             .collect();
-        images.sort();
-        groups
-            .entry((owner.clone(), images))
-            .or_default()
-            .entry(node)
-            .or_default()
-            .push(id);
+        images.sort_unstable();
+        groups.entry((owner, images)).or_default().push((node, id));
     }
+    let mut groups: Vec<(OwnerKey<'_>, Vec<(NodeId, PodId)>)> = groups.into_iter().collect();
+    groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let processed: Vec<NodeId> = plan.processed_nodes().collect();
     let mut feasible_by_constraints: HashMap<String, usize> = HashMap::new();
-    for ((owner, _), by_node) in groups {
-        if by_node.values().all(|pods| pods.len() < 2) {
+    for ((owner, _), mut placed) in groups {
+        // Stable: within a node, pods keep the order they were met in.
+        placed.sort_by_key(|&(node, _)| node);
+        let by_node: Vec<&[(NodeId, PodId)]> = placed.chunk_by(|a, b| a.0 == b.0).collect();
+        if by_node.iter().all(|pods| pods.len() < 2) {
             continue;
         }
-        let Some(&sample) = by_node.values().flatten().next() else {
-            continue;
-        };
+        let sample = placed[0].1;
         let pod = snap.pod(sample);
         let spec = pod.spec();
         // Owners mostly share their tolerations and node constraints: count the
@@ -85,12 +85,14 @@ pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
         if feasible < 2 {
             continue;
         }
-        let total: usize = by_node.values().map(Vec::len).sum();
+        let total = placed.len();
         let upper_avg = total.div_ceil(feasible);
-        for (node, mut pods) in by_node {
+        for pods in by_node {
             if pods.len() <= upper_avg {
                 continue;
             }
+            let node = pods[0].0;
+            let mut pods: Vec<PodId> = pods.iter().map(|&(_, p)| p).collect();
             pods.sort_by_key(|&p| (eviction_order(snap, p), p));
             let extra = pods.len() - upper_avg;
             for id in pods.into_iter().take(extra) {

@@ -15,6 +15,8 @@ use crate::policy::StrategyParams;
 use crate::selectors::{Selector, tolerates_all};
 use crate::snapshot::{NodeId, PodId, PodInfo};
 
+use super::label_index::LabelIndex;
+
 /// A constraint as it applies to the pods that carry it; matchLabelKeys are
 /// resolved into the selector, so one constraint can split into several.
 struct Constraint<'a> {
@@ -212,33 +214,6 @@ fn same_constraints(a: &PodInfo, b: &PodInfo) -> bool {
             .all(|k| a.labels().get(k) == b.labels().get(k))
 }
 
-/// Pods of one namespace by label `key=value`, built on first use of a key.
-#[derive(Default)]
-struct LabelIndex {
-    by_key: HashMap<String, HashMap<String, Vec<PodId>>>,
-}
-
-impl LabelIndex {
-    fn pods<'s>(
-        &'s mut self,
-        snap: &crate::snapshot::Snapshot,
-        ns: &str,
-        key: &str,
-        value: &str,
-    ) -> &'s [PodId] {
-        let index = self.by_key.entry(key.to_string()).or_insert_with(|| {
-            let mut m: HashMap<String, Vec<PodId>> = HashMap::new();
-            for &p in snap.pods_in_namespace(ns) {
-                if let Some(v) = snap.pod(p).labels().get(key) {
-                    m.entry(v.clone()).or_default().push(p);
-                }
-            }
-            m
-        });
-        index.get(value).map_or(&[], Vec::as_slice)
-    }
-}
-
 struct Domain {
     /// Index into `DomainNodes::domains`, whose order is the name order.
     index: usize,
@@ -264,22 +239,10 @@ fn balance(
     if nodes.domains.len() < 2 {
         return;
     }
-    // The matching pods of the namespace that are still there, with their
-    // domain. A selector with a `key in (values)` requirement only looks at
-    // the pods carrying one of those labels, so many constraints per namespace
-    // stay linear.
-    let candidates: Vec<PodId> = match c.selector.required_values() {
-        Some((key, values)) => {
-            let mut v: Vec<PodId> = Vec::new();
-            for val in values {
-                v.extend_from_slice(labels.pods(snap, ns, key, val));
-            }
-            v.sort_unstable();
-            v.dedup();
-            v
-        }
-        None => snap.pods_in_namespace(ns).to_vec(),
-    };
+    // The matching pods of the namespace that are still there, with their domain.
+    let candidates: Vec<PodId> = labels
+        .candidates(snap, ns, &c.selector)
+        .unwrap_or_else(|| snap.pods_in_namespace(ns).to_vec());
     let mut matching: Vec<(usize, PodId)> = candidates
         .into_iter()
         .filter_map(|p| {
