@@ -21,15 +21,19 @@ def read(name):
     return (out / name).read_text()
 
 
-# --- ours -----------------------------------------------------------------------
-ours_first = float(read("ours-first.txt"))
-ours_durations = [float(x) for x in read("ours-durations.txt").split()]
-ours_cycles = [line.split() for line in read("ours-cycles.txt").splitlines()]
-ours_rss = int(read("ours-rss-kb.txt"))
-
-
 def iso(s):
     return dt.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+
+
+# --- ours: "2026-11-23T15:26:53.526789Z  INFO ...: run starting|completed ..." ----------
+ours_start = float(read("ours-start.txt"))
+ours_starts, ours_ends = [], []
+for line in read("ours.log").splitlines():
+    if "run starting" in line or "run completed" in line:
+        (ours_starts if "run starting" in line else ours_ends).append(iso(line.split()[0]))
+ours_first = ours_ends[0] - ours_start
+ours_durations = [e - s for s, e in zip(ours_starts, ours_ends)]
+ours_rss = int(read("ours-rss-kb.txt"))
 
 
 # --- upstream: klog lines "I1123 13:20:01.123456 pid file:line] msg ..." ---------
@@ -81,11 +85,10 @@ def per_cycle(user, t_from, t_to, n):
     return len(reqs) / n, verbs
 
 
-def startup(user, t_to):
-    return len([r for r in by_user[user] if r[0] <= t_to])
+def startup(user, t_from, t_to):
+    return len([r for r in by_user[user] if t_from <= r[0] <= t_to])
 
 
-ours_ends = [float(c[0]) for c in ours_cycles]
 n_ours = len(ours_ends) - 1
 ours_req, ours_verbs = per_cycle("bench-ours", ours_ends[0], ours_ends[-1], n_ours)
 n_up = len(ends) - 1
@@ -102,7 +105,8 @@ print(f"| time to first completed cycle | {ours_first:.2f} s | {up_first:.2f} s 
 print(f"| steady-state cycle (median of {len(ours_durations) - 1} / {len(up_durations) - 1}) | {steady_ours:.3f} s | {steady_up:.3f} s | {steady_ours / steady_up:.3f} | <= 0.2 |")
 print(f"| peak RSS (VmHWM) | {ours_rss / 1024:.0f} MiB | {up_rss / 1024:.0f} MiB | {ours_rss / up_rss:.3f} | <= 0.333 |")
 print(f"| API requests per steady-state cycle | {ours_req:.1f} | {up_req:.1f} | | |")
-print(f"| API requests before the first cycle ended | {startup('bench-ours', ours_ends[0])} | {startup('bench-upstream', ends[0])} | | |")
+print(f"| API requests before the first cycle ended | {startup('bench-ours', ours_start, ours_ends[0])} | "
+      f"{startup('bench-upstream', up_start, ends[0])} | | |")
 print()
 print("Cycle times (s): ours " + ", ".join(f"{d:.3f}" for d in ours_durations)
       + "; upstream " + ", ".join(f"{d:.3f}" for d in up_durations) + "\n")
@@ -156,3 +160,15 @@ with open(out / "plan-diff.tsv", "w") as f:
             continue
         f.write(f"{p}\t{o[0] if o else ''}\t{o[1] if o else ''}\t{o[2] if o else ''}\t{u or ''}\n")
 print(f"Every differing pod: {out / 'plan-diff.tsv'}")
+
+# --- the two plans were made on the same cluster only if no pod changed -----------
+if (out / "pods-after.json").exists():
+    def pod_versions(items):
+        return {f"{p['metadata']['namespace']}/{p['metadata']['name']}": (p["metadata"]["resourceVersion"], p["status"].get("phase"))
+                for p in items if p.get("kind", "Pod") == "Pod"}
+    before = pod_versions(json.loads(read("cluster.json"))["items"])
+    after = pod_versions(json.loads(read("pods-after.json"))["items"])
+    changed = [p for p in before.keys() | after.keys() if before.get(p) != after.get(p)]
+    phases = Counter(f"{before.get(p, ('', 'absent'))[1]} -> {after.get(p, ('', 'absent'))[1]}" for p in changed)
+    print(f"\nPods changed between the dump for our plan and the end of upstream's run: {len(changed)}"
+          + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(phases.items()))}); the plans are not comparable" if changed else ""))

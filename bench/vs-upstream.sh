@@ -6,23 +6,31 @@
 # other, each for CYCLES completed cycles, measuring:
 #
 #   - time to the first completed cycle, from process start;
-#   - steady-state cycle time: the median of the cycles after the first
-#     (ours: status.lastRun.durationSeconds; upstream: from the timestamps
-#     of its "Resetting pod evictor counters" and "Number of evictions" log
-#     lines, -v=3);
+#   - steady-state cycle time: the median of the cycles after the first,
+#     from log timestamps (ours: "run starting" to "run completed"; upstream:
+#     "Resetting pod evictor counters" to "Number of evictions", -v=3);
 #   - peak RSS (VmHWM from /proc/PID/status, at the end);
 #   - API requests per steady-state cycle, from the apiserver's audit log,
 #     which records the requests of each one's own user (bench-ours,
 #     bench-upstream); watches are counted when they start.
 #
 # and the two plans: ours from `descheduler simulate` on a dump of the live
-# cluster taken during our run (the operator's status lists only 100 pods; the
-# same engine plans both), upstream's from its "Evicted pod in dry run mode"
-# log lines of one cycle. bench/compare.py writes the tables.
+# cluster taken just before our run (the operator's status lists only 100
+# pods; the same engine plans both), upstream's from its "Evicted pod in dry
+# run mode" log lines of one cycle. bench/compare.py writes the tables.
+#
+# Both plans must be made on the same cluster: kwok's pod-complete stage turns
+# the Running pods of Jobs into Succeeded (and can overwrite a Failed status
+# gencluster patched) for minutes after a load on a busy machine, so the
+# script first waits for that, and compares the pods after upstream's run with
+# the dump (compare.py reports any pod that changed). bench/explain.py then
+# attributes every pod only one side evicts to a cause (explain.md).
 #
 # Environment: NODES (500), SEED (1), CYCLES (6), INTERVAL (10s), OUT
 # (.cache/bench/vs-upstream), KEEP_CLUSTER=1 to leave the cluster up,
-# REUSE_CLUSTER=1 to measure on the cluster a previous KEEP_CLUSTER=1 run left.
+# REUSE_CLUSTER=1 to measure on the cluster a previous KEEP_CLUSTER=1 run left,
+# OURS_BIN to measure a prebuilt descheduler binary instead of building the
+# working tree.
 # Nothing of upstream is committed: its source stays in the Go module cache
 # and its binary in .cache/bin.
 set -euo pipefail
@@ -46,7 +54,12 @@ rm -f "${OUT}"/*
 log "building: control plane, upstream descheduler, ours"
 make -s cluster-build >/dev/null
 "${here}/build-upstream.sh" >&2
-cargo build --release -q --bin descheduler --example gencluster
+if [[ -n "${OURS_BIN:-}" ]]; then
+  [[ "${REUSE_CLUSTER:-}" == 1 ]] || cargo build --release -q --example gencluster
+else
+  cargo build --release -q --bin descheduler --example gencluster
+  OURS_BIN=target/release/descheduler
+fi
 
 cleanup() {
   [[ -n "${ours_pid:-}" ]] && kill "${ours_pid}" 2>/dev/null || true
@@ -67,6 +80,15 @@ else
   load_s="$(echo "$(now) - ${t0}" | bc)"
   log "loaded in ${load_s}s (details: ${OUT}/load.log)"
 fi
+t0="$(now)"
+while :; do
+  jobs_running="$(kubectl get pods -A --field-selector=status.phase=Running \
+    -o jsonpath='{range .items[*]}{.metadata.ownerReferences[0].kind}{"\n"}{end}' | grep -c '^Job$' || true)"
+  ((jobs_running == 0)) && break
+  log "waiting for kwok to complete ${jobs_running} running Job pods"
+  sleep 10
+done
+log "cluster settled ($(echo "$(now) - ${t0}" | bc)s)"
 kubectl apply -f crds/deschedulerpolicies.descheduler.dev.yaml >/dev/null
 kubectl wait --for condition=established --timeout=60s crd/deschedulerpolicies.descheduler.dev >/dev/null
 audit="${state}/logs/audit.log"
@@ -74,43 +96,29 @@ audit="${state}/logs/audit.log"
 vmhwm() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
 # --- ours ------------------------------------------------------------------------
+log "dumping the cluster for our plan"
+kubectl get nodes,pods,poddisruptionbudgets,priorityclasses,namespaces -A -o json > "${OUT}/cluster.json"
+date -u +%Y-%m-%dT%H:%M:%SZ > "${OUT}/dump-time.txt"
 log "ours: descheduler run, dry run, interval ${INTERVAL}"
 sed "s/interval: 10s/interval: ${INTERVAL}/" bench/policies/ours.yaml > "${OUT}/ours-policy.yaml"
 kubectl apply -f "${OUT}/ours-policy.yaml" >/dev/null
-t_start="$(now)"
-KUBECONFIG="${state}/ours.kubeconfig" RUST_LOG=info target/release/descheduler run \
+now > "${OUT}/ours-start.txt"
+KUBECONFIG="${state}/ours.kubeconfig" RUST_LOG=info "${OURS_BIN}" run \
   --metrics-bind-address 127.0.0.1:0 \
   > "${OUT}/ours.log" 2>&1 &
 ours_pid=$!
-first=""
-declare -A seen=()
-durations=()
-while ((${#seen[@]} < CYCLES)); do
+# Its log, not its status, tells when runs complete: polling the status with
+# kubectl on a busy machine missed runs, and costs CPU during the measurement.
+while (($(grep -c "run completed" "${OUT}/ours.log" || true) < CYCLES)); do
   kill -0 "${ours_pid}" 2>/dev/null || { log "ours exited; see ${OUT}/ours.log"; exit 1; }
-  st="$(kubectl get dsp bench -o jsonpath='{.status.lastRun.startTime} {.status.lastRun.completionTime} {.status.lastRun.durationSeconds}' 2>/dev/null || true)"
-  read -r s c d <<<"${st}"
-  if [[ -n "${c:-}" && -z "${seen[$s]:-}" ]]; then
-    seen[$s]=1
-    durations+=("${d}")
-    echo "$(now) ${s} ${c} ${d}" >> "${OUT}/ours-cycles.txt"
-    if [[ -z "${first}" ]]; then
-      first="$(echo "$(now) - ${t_start}" | bc)"
-      log "ours: first cycle completed ${first}s after start; dumping the cluster for its plan"
-      kubectl get nodes,pods,poddisruptionbudgets,priorityclasses,namespaces -A -o json > "${OUT}/cluster.json"
-      date -u +%Y-%m-%dT%H:%M:%SZ > "${OUT}/dump-time.txt"
-    fi
-    log "ours: cycle ${#seen[@]}: ${d}s"
-  fi
   sleep 0.2
 done
 ours_rss="$(vmhwm "${ours_pid}")"
 kubectl get dsp bench -o json > "${OUT}/ours-status.json"
 kill "${ours_pid}"; wait "${ours_pid}" 2>/dev/null || true; ours_pid=""
-printf '%s\n' "${durations[@]}" > "${OUT}/ours-durations.txt"
-echo "${first}" > "${OUT}/ours-first.txt"
 echo "${ours_rss}" > "${OUT}/ours-rss-kb.txt"
 kubectl delete dsp bench >/dev/null
-target/release/descheduler simulate --policy bench/policies/ours.yaml --cluster "${OUT}/cluster.json" \
+"${OURS_BIN}" simulate --policy bench/policies/ours.yaml --cluster "${OUT}/cluster.json" \
   --now "$(cat "${OUT}/dump-time.txt")" --output json > "${OUT}/ours-plan.json"
 
 # --- upstream --------------------------------------------------------------------
@@ -129,5 +137,8 @@ up_rss="$(vmhwm "${up_pid}")"
 kill "${up_pid}"; wait "${up_pid}" 2>/dev/null || true; up_pid=""
 echo "${up_rss}" > "${OUT}/upstream-rss-kb.txt"
 cp "${audit}" "${OUT}/audit.log"
+kubectl get pods -A -o json > "${OUT}/pods-after.json"
 
 python3 "${here}/compare.py" "${OUT}" "${load_s}" | tee "${OUT}/results.md"
+python3 "${here}/explain.py" "${OUT}" > "${OUT}/explain.md"
+log "every differing pod attributed to a cause: ${OUT}/explain.md"
