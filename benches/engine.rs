@@ -14,7 +14,9 @@
 //!
 //! Before measuring a size it prints, on stderr, what the full policy plans
 //! there, per strategy, so one can see that every strategy finds work, and
-//! what each strategy costs inside the full policy (median of five runs).
+//! what each strategy costs inside the full policy (median of five runs);
+//! `DESCHEDULER_BENCH_NO_SUMMARY=1` leaves that out (for profiling the
+//! benches under valgrind, where only the measured code should run).
 
 #[path = "support/gen.rs"]
 mod synth;
@@ -59,20 +61,9 @@ fn main() {
         let snap = Snapshot::build(now, objects.clone());
 
         let full = synth::policy(synth::FULL_POLICY, &snap);
-        let result = plan::plan(&snap, &full);
-        eprintln!(
-            "engine: {nodes} nodes, {pods} pods: the full policy plans {} evictions, {} blocked",
-            result.evictions.len(),
-            result.blocked.len()
-        );
-        let times = strategy_times(&snap, &full);
-        for (t, ms) in result.strategies.iter().zip(&times) {
-            eprintln!(
-                "engine:   {:<45} {:>9.3} ms  evicted {:>6}  blocked {:>5}  skipped {:?}",
-                t.name, ms, t.evicted, t.blocked, t.skipped
-            );
+        if std::env::var_os("DESCHEDULER_BENCH_NO_SUMMARY").is_none() {
+            summary(&snap, &full, nodes, pods);
         }
-
         let mut g = c.benchmark_group("snapshot_build");
         configure(&mut g, nodes);
         g.throughput(Throughput::Elements(pods));
@@ -105,6 +96,23 @@ fn main() {
         g.finish();
     }
     c.final_summary();
+}
+
+/// What the full policy plans, per strategy, and what each strategy costs in it.
+fn summary(snap: &Snapshot, full: &descheduler::policy::Policy, nodes: usize, pods: u64) {
+    let result = plan::plan(snap, full);
+    eprintln!(
+        "engine: {nodes} nodes, {pods} pods: the full policy plans {} evictions, {} blocked",
+        result.evictions.len(),
+        result.blocked.len()
+    );
+    let times = strategy_times(snap, full);
+    for (t, ms) in result.strategies.iter().zip(&times) {
+        eprintln!(
+            "engine:   {:<45} {:>9.3} ms  evicted {:>6}  blocked {:>5}  skipped {:?}",
+            t.name, ms, t.evicted, t.blocked, t.skipped
+        );
+    }
 }
 
 /// What each strategy costs inside one full-policy run (where earlier

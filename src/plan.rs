@@ -3,7 +3,9 @@
 //! total limits across strategies, at-most-once eviction and simulated
 //! PodDisruptionBudgets, and counts every candidate it does not take.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::HashMap;
 
 use crate::eligibility::{self, SkipReason};
 use crate::nodefit::{self, FitState};
@@ -123,7 +125,7 @@ impl<'a> Plan<'a> {
                 .map(|n| snap.node_usage(n).clone())
                 .collect(),
             per_node: vec![0; snap.nodes.len()],
-            per_namespace: HashMap::new(),
+            per_namespace: HashMap::default(),
             total: 0,
             pdb_planned: vec![0; snap.pdbs.len()],
             common: CommonParams::default(),

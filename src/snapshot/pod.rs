@@ -88,6 +88,10 @@ pub struct PodInfo {
     pub pvc: bool,
     pub evict_annotation: bool,
     pub prefer_no_eviction: bool,
+    /// Restarts summed over the containers, and over the init containers:
+    /// kept here so a pass over every pod does not visit every pod's status.
+    pub restarts: i64,
+    pub init_restarts: i64,
     pub pod: Arc<Pod>,
 }
 
@@ -170,6 +174,8 @@ impl PodInfo {
                 .any(|v| v.persistent_volume_claim.is_some()),
             evict_annotation: has_annotation(ANNOTATION_EVICT),
             prefer_no_eviction: has_annotation(ANNOTATION_PREFER_NO_EVICTION),
+            restarts: restart_sum(status.and_then(|s| s.container_statuses.as_deref())),
+            init_restarts: restart_sum(status.and_then(|s| s.init_container_statuses.as_deref())),
             pod,
         }
     }
@@ -220,6 +226,14 @@ impl PodInfo {
 /// k8s-openapi carries jiff timestamps; the rest of the crate uses chrono.
 pub fn to_chrono(t: k8s_openapi::jiff::Timestamp) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(t.as_second(), t.subsec_nanosecond().max(0) as u32)
+}
+
+fn restart_sum(statuses: Option<&[ContainerStatus]>) -> i64 {
+    statuses
+        .into_iter()
+        .flatten()
+        .map(|c| i64::from(c.restart_count))
+        .sum()
 }
 
 fn parse_qos(s: &str) -> Option<Qos> {

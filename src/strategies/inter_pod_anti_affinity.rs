@@ -3,7 +3,7 @@
 //! taken lowest priority first, and an evicted pod no longer counts against the
 //! others, so of two mutually exclusive pods only one goes.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use crate::eligibility::eviction_order;
 use crate::nodefit::{TermMatcher, required_anti_affinity};
@@ -57,7 +57,7 @@ struct KeyDomains {
 impl DomainIndex {
     fn key(&mut self, snap: &Snapshot, key: &str) -> &KeyDomains {
         self.by_key.entry(key.to_string()).or_insert_with(|| {
-            let mut by_value: HashMap<&str, usize> = HashMap::new();
+            let mut by_value: HashMap<&str, usize> = HashMap::default();
             let mut domains: Vec<(Vec<NodeId>, usize)> = Vec::new();
             let mut of_node = vec![None; snap.nodes.len()];
             for (i, n) in snap.nodes.iter().enumerate() {

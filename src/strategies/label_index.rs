@@ -2,7 +2,7 @@
 //! requirement looks at the pods carrying one of those labels instead of every
 //! pod of the namespace (a scan per workload was quadratic in large namespaces).
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use crate::selectors::Selector;
 use crate::snapshot::{PodId, Snapshot};
@@ -26,7 +26,7 @@ impl LabelIndex {
             .by_key
             .entry((ns.to_string(), key.to_string()))
             .or_insert_with(|| {
-                let mut m: HashMap<String, Vec<PodId>> = HashMap::new();
+                let mut m: HashMap<String, Vec<PodId>> = HashMap::default();
                 for &p in snap.pods_in_namespace(ns) {
                     if let Some(v) = snap.pod(p).labels().get(key) {
                         m.entry(v.clone()).or_default().push(p);

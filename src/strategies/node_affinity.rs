@@ -2,7 +2,7 @@
 //! their required node affinity (or nodeSelector), or, for the preferred type,
 //! scores lower on their preferred terms than another node that fits them.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::rc::Rc;
 
 use k8s_openapi::api::core::v1::PreferredSchedulingTerm;
@@ -23,7 +23,7 @@ pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
         return;
     };
     let snap = plan.snap;
-    let mut score_cache = HashMap::new();
+    let mut score_cache = HashMap::default();
     for id in super::scoped_active_pods(plan) {
         let pod = snap.pod(id);
         let Some(node) = pod.node else { continue };

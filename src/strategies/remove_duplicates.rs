@@ -2,7 +2,7 @@
 //! above the even share `ceil(pods / feasible nodes)`, so the scheduler can
 //! spread them.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use crate::eligibility::eviction_order;
 use crate::nodefit::node_selector_matches;
@@ -25,7 +25,7 @@ pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
     // owner -> (node, pod), in the order met: node by node. Hashed rather than
     // ordered by the owner's strings, which cost a comparison of strings per
     // pod; sorted once per owner below.
-    let mut groups: HashMap<OwnerKey<'_>, Vec<(NodeId, PodId)>> = HashMap::new();
+    let mut groups: HashMap<OwnerKey<'_>, Vec<(NodeId, PodId)>> = HashMap::default();
     for id in super::scoped_active_pods(plan) {
         let pod = snap.pod(id);
         let (Some(owner), Some(node)) = (&pod.owner, pod.node) else {
@@ -46,7 +46,7 @@ pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
     let mut groups: Vec<(OwnerKey<'_>, Vec<(NodeId, PodId)>)> = groups.into_iter().collect();
     groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let processed: Vec<NodeId> = plan.processed_nodes().collect();
-    let mut feasible_by_constraints: HashMap<String, usize> = HashMap::new();
+    let mut feasible_by_constraints: HashMap<String, usize> = HashMap::default();
     for ((owner, _), mut placed) in groups {
         // Stable: within a node, pods keep the order they were met in.
         placed.sort_by_key(|&(node, _)| node);

@@ -15,17 +15,12 @@ pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
     let snap = plan.snap;
     for id in super::scoped_active_pods(plan) {
         let pod = snap.pod(id);
-        let init: &[_] = if *including_init_containers {
-            pod.init_container_statuses()
-        } else {
-            &[]
-        };
-        let restarts: i64 = pod
-            .container_statuses()
-            .iter()
-            .chain(init)
-            .map(|c| i64::from(c.restart_count))
-            .sum();
+        let restarts = pod.restarts
+            + if *including_init_containers {
+                pod.init_restarts
+            } else {
+                0
+            };
         if restarts >= i64::from(*threshold) {
             plan.try_evict(id, format!("{restarts} restarts (threshold {threshold})"));
         }

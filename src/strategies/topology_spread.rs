@@ -3,7 +3,9 @@
 //! the skew is within maxSkew.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::HashMap;
 use std::rc::Rc;
 
 use k8s_openapi::api::core::v1::TopologySpreadConstraint;
