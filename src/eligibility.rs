@@ -63,8 +63,6 @@ impl fmt::Display for SkipReason {
     }
 }
 
-const SYSTEM_CRITICAL_CLASSES: [&str; 2] = ["system-cluster-critical", "system-node-critical"];
-
 /// Rules 1-3 for one pod under one strategy's priority threshold.
 pub fn check(
     snap: &Snapshot,
@@ -83,14 +81,11 @@ pub fn check(
     if pod.terminating {
         return Err(Rule::Terminating);
     }
-    match &pod.owner {
-        None if !(rules.evict_failed_bare_pods && pod.phase == Phase::Failed) => {
-            return Err(Rule::BarePod);
-        }
-        Some(o) if o.kind == "DaemonSet" && !rules.evict_daemon_set_pods => {
-            return Err(Rule::DaemonSet);
-        }
-        _ => {}
+    if pod.owner.is_none() && !(rules.evict_failed_bare_pods && pod.phase == Phase::Failed) {
+        return Err(Rule::BarePod);
+    }
+    if pod.daemon_set && !rules.evict_daemon_set_pods {
+        return Err(Rule::DaemonSet);
     }
     if pod.local_storage && !rules.evict_local_storage_pods {
         return Err(Rule::LocalStorage);
@@ -134,11 +129,7 @@ pub fn check(
     }
     // Rule 3.
     if !rules.evict_system_critical_pods {
-        if pod
-            .priority_class_name
-            .as_deref()
-            .is_some_and(|c| SYSTEM_CRITICAL_CLASSES.contains(&c))
-        {
+        if pod.system_critical_class {
             return Err(Rule::SystemCritical);
         }
         if pod.priority >= common.priority_threshold {
