@@ -14,7 +14,8 @@
 //!
 //! Before measuring a size it prints, on stderr, what the full policy plans
 //! there, per strategy, so one can see that every strategy finds work, and
-//! what each strategy costs inside the full policy (median of five runs);
+//! what each strategy costs inside the full policy (median of five runs), and
+//! each strategy alone with cold CPU caches (see `cold_time`);
 //! `DESCHEDULER_BENCH_NO_SUMMARY=1` leaves that out (for profiling the
 //! benches under valgrind, where only the measured code should run).
 
@@ -113,6 +114,36 @@ fn summary(snap: &Snapshot, full: &descheduler::policy::Policy, nodes: usize, po
             t.name, ms, t.evicted, t.blocked, t.skipped
         );
     }
+    for name in synth::STRATEGIES {
+        let policy = synth::policy(&synth::single_strategy_policy(name), snap);
+        eprintln!(
+            "engine:   cold {:<40} {:>9.3} ms",
+            name,
+            cold_time(|| {
+                plan::plan(snap, &policy);
+            })
+        );
+    }
+}
+
+/// The median of five runs of `f`, in milliseconds, each after evicting the
+/// CPU caches: what the operator sees, planning once per interval after other
+/// work has refilled them. Criterion's figures are warm (the same snapshot
+/// run back to back), which flatters small clusters that fit in the caches.
+fn cold_time(mut f: impl FnMut()) -> f64 {
+    // Twice the largest last-level cache this is likely to run on.
+    let mut junk = vec![0u8; 128 << 20];
+    let mut times: Vec<f64> = (0..5)
+        .map(|round| {
+            junk.iter_mut().for_each(|b| *b = b.wrapping_add(round));
+            std::hint::black_box(&junk);
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
 }
 
 /// What each strategy costs inside one full-policy run (where earlier
