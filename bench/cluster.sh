@@ -81,11 +81,7 @@ failed=1
 trap '[[ ${failed} == 1 ]] && { for c in "${components[@]}"; do echo "--- ${c}" >&2; tail -n 15 "${logs}/${c}.log" >&2 2>/dev/null || true; done; down >&2; }' EXIT
 
 source "${root}/tests/e2e/cluster/lib.sh"
-etcd_port="$(free_port)"; used_ports+="${etcd_port} "
-etcd_peer_port="$(free_port)"; used_ports+="${etcd_peer_port} "
-apiserver_port="$(free_port)"; used_ports+="${apiserver_port} "
-kcm_port="$(free_port)"; used_ports+="${kcm_port} "
-kwok_port="$(free_port)"; used_ports+="${kwok_port} "
+take_ports etcd_port etcd_peer_port apiserver_port kcm_port kwok_port
 server="https://127.0.0.1:${apiserver_port}"
 cat > "${state}/env" <<ENV
 DATA_DIR=${data}

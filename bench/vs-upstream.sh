@@ -47,6 +47,14 @@ state="${root}/.cache/bench-cluster"
 kubectl() { "${root}/.cache/bin/kubectl" --kubeconfig "${state}/kubeconfig" "$@"; }
 log() { echo "vs-upstream: $*" >&2; }
 now() { date +%s.%N; }
+# wait_for_cycles LINE LOG PID NAME: until LOG holds CYCLES lines with LINE
+# (each marks a completed cycle); fails if the process exits first.
+wait_for_cycles() {
+  while (($(grep -c "$1" "$2" || true) < CYCLES)); do
+    kill -0 "$3" 2>/dev/null || { log "$4 exited; see $2"; exit 1; }
+    sleep 0.2
+  done
+}
 
 mkdir -p "${OUT}"
 rm -f "${OUT}"/*
@@ -109,10 +117,7 @@ KUBECONFIG="${state}/ours.kubeconfig" RUST_LOG=info "${OURS_BIN}" run \
 ours_pid=$!
 # Its log, not its status, tells when runs complete: polling the status with
 # kubectl on a busy machine missed runs, and costs CPU during the measurement.
-while (($(grep -c "run completed" "${OUT}/ours.log" || true) < CYCLES)); do
-  kill -0 "${ours_pid}" 2>/dev/null || { log "ours exited; see ${OUT}/ours.log"; exit 1; }
-  sleep 0.2
-done
+wait_for_cycles "run completed" "${OUT}/ours.log" "${ours_pid}" ours
 ours_rss="$(vmhwm "${ours_pid}")"
 kubectl get dsp bench -o json > "${OUT}/ours-status.json"
 kill "${ours_pid}"; wait "${ours_pid}" 2>/dev/null || true; ours_pid=""
@@ -129,10 +134,7 @@ echo "${t_start}" > "${OUT}/upstream-start.txt"
   --policy-config-file bench/policies/upstream.yaml --descheduling-interval "${INTERVAL}" \
   --dry-run --secure-port 0 -v=3 > "${OUT}/upstream.log" 2>&1 &
 up_pid=$!
-while (($(grep -c "Number of evictions/requests" "${OUT}/upstream.log" || true) < CYCLES)); do
-  kill -0 "${up_pid}" 2>/dev/null || { log "upstream exited; see ${OUT}/upstream.log"; exit 1; }
-  sleep 0.2
-done
+wait_for_cycles "Number of evictions/requests" "${OUT}/upstream.log" "${up_pid}" upstream
 up_rss="$(vmhwm "${up_pid}")"
 kill "${up_pid}"; wait "${up_pid}" 2>/dev/null || true; up_pid=""
 echo "${up_rss}" > "${OUT}/upstream-rss-kb.txt"

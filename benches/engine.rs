@@ -28,6 +28,7 @@ use criterion::{
     BatchSize, BenchmarkGroup, BenchmarkId, Criterion, Throughput, measurement::WallTime,
 };
 use descheduler::plan;
+use descheduler::policy::{Policy, StrategyConfig};
 use descheduler::snapshot::Snapshot;
 
 fn sizes() -> Vec<usize> {
@@ -80,7 +81,7 @@ fn main() {
         let mut g = c.benchmark_group("strategy");
         configure(&mut g, nodes);
         g.throughput(Throughput::Elements(pods));
-        for name in synth::STRATEGIES {
+        for name in full.strategies.iter().map(StrategyConfig::name) {
             let policy = synth::policy(&synth::single_strategy_policy(name), &snap);
             g.bench_function(BenchmarkId::new(name, nodes), |b| {
                 b.iter(|| plan::plan(&snap, &policy))
@@ -100,7 +101,7 @@ fn main() {
 }
 
 /// What the full policy plans, per strategy, and what each strategy costs in it.
-fn summary(snap: &Snapshot, full: &descheduler::policy::Policy, nodes: usize, pods: u64) {
+fn summary(snap: &Snapshot, full: &Policy, nodes: usize, pods: u64) {
     let result = plan::plan(snap, full);
     eprintln!(
         "engine: {nodes} nodes, {pods} pods: the full policy plans {} evictions, {} blocked",
@@ -114,7 +115,7 @@ fn summary(snap: &Snapshot, full: &descheduler::policy::Policy, nodes: usize, po
             t.name, ms, t.evicted, t.blocked, t.skipped
         );
     }
-    for name in synth::STRATEGIES {
+    for name in full.strategies.iter().map(StrategyConfig::name) {
         let policy = synth::policy(&synth::single_strategy_policy(name), snap);
         eprintln!(
             "engine:   cold {:<40} {:>9.3} ms",
@@ -133,38 +134,40 @@ fn summary(snap: &Snapshot, full: &descheduler::policy::Policy, nodes: usize, po
 fn cold_time(mut f: impl FnMut()) -> f64 {
     // Twice the largest last-level cache this is likely to run on.
     let mut junk = vec![0u8; 128 << 20];
-    let mut times: Vec<f64> = (0..5)
-        .map(|round| {
-            junk.iter_mut().for_each(|b| *b = b.wrapping_add(round));
-            std::hint::black_box(&junk);
-            let start = Instant::now();
-            f();
-            start.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
+    median(
+        (0..5)
+            .map(|round| {
+                junk.iter_mut().for_each(|b| *b = b.wrapping_add(round));
+                std::hint::black_box(&junk);
+                let start = Instant::now();
+                f();
+                start.elapsed().as_secs_f64() * 1e3
+            })
+            .collect(),
+    )
 }
 
 /// What each strategy costs inside one full-policy run (where earlier
 /// strategies' evictions change what later ones see): the median of five runs,
 /// in milliseconds, in policy order.
-fn strategy_times(snap: &Snapshot, policy: &descheduler::policy::Policy) -> Vec<f64> {
-    let mut runs: Vec<Vec<f64>> = Vec::new();
-    for _ in 0..5 {
-        let mut times = Vec::new();
-        plan::plan_observed(snap, policy, &mut |_, run| {
-            let start = Instant::now();
-            run();
-            times.push(start.elapsed().as_secs_f64() * 1e3);
-        });
-        runs.push(times);
-    }
-    (0..runs[0].len())
-        .map(|i| {
-            let mut v: Vec<f64> = runs.iter().map(|r| r[i]).collect();
-            v.sort_by(f64::total_cmp);
-            v[v.len() / 2]
+fn strategy_times(snap: &Snapshot, policy: &Policy) -> Vec<f64> {
+    let runs: Vec<Vec<f64>> = (0..5)
+        .map(|_| {
+            let mut times = Vec::new();
+            plan::plan_observed(snap, policy, &mut |_, run| {
+                let start = Instant::now();
+                run();
+                times.push(start.elapsed().as_secs_f64() * 1e3);
+            });
+            times
         })
+        .collect();
+    (0..policy.strategies.len())
+        .map(|i| median(runs.iter().map(|r| r[i]).collect()))
         .collect()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }

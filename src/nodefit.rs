@@ -1,7 +1,7 @@
 //! SPEC §3 rule 5: could the scheduler place this pod on a given node?
 //! Checked in the order the SPEC lists; the first failure is the answer.
 
-use k8s_openapi::api::core::v1::PodAffinityTerm;
+use k8s_openapi::api::core::v1::{NodeSelector, PodAffinityTerm};
 
 use crate::selectors::{Labels, Selector, node_selector_terms_match, tolerates_all};
 use crate::snapshot::{NodeId, PodId, PodInfo, Resources, Snapshot};
@@ -24,15 +24,20 @@ pub fn node_selector_matches(pod: &PodInfo, node_name: &str, labels: &Labels) ->
     {
         return false;
     }
-    let required = spec
+    required_node_affinity(pod)
+        .is_none_or(|r| node_selector_terms_match(&r.node_selector_terms, node_name, labels))
+}
+
+/// The pod's required node affinity, if any.
+pub fn required_node_affinity(pod: &PodInfo) -> Option<&NodeSelector> {
+    pod.spec()
         .affinity
         .as_ref()
         .and_then(|a| a.node_affinity.as_ref())
         .and_then(|na| {
             na.required_during_scheduling_ignored_during_execution
                 .as_ref()
-        });
-    required.is_none_or(|r| node_selector_terms_match(&r.node_selector_terms, node_name, labels))
+        })
 }
 
 /// The pod's required anti-affinity terms.
@@ -76,6 +81,16 @@ impl<'a> TermMatcher<'a> {
         Self {
             namespaces,
             selector,
+        }
+    }
+
+    /// The namespaces the term looks in when it names them (its own `namespaces`
+    /// or the declaring pod's); None when a namespaceSelector decides.
+    pub fn namespace_names(&self) -> Option<Vec<&'a str>> {
+        match &self.namespaces {
+            Namespaces::List(list) => Some(list.iter().map(String::as_str).collect()),
+            Namespaces::Selector(_) => None,
+            Namespaces::Own(ns) => Some(vec![*ns]),
         }
     }
 

@@ -69,20 +69,6 @@ strategies:
         thresholds: {cpu: 15, memory: 15}
 "#;
 
-/// The strategy names of [`FULL_POLICY`], in run order.
-pub const STRATEGIES: [&str; 10] = [
-    "RemoveFailedPods",
-    "PodLifeTime",
-    "RemovePodsHavingTooManyRestarts",
-    "RemovePodsViolatingNodeTaints",
-    "RemovePodsViolatingNodeAffinity",
-    "RemovePodsViolatingInterPodAntiAffinity",
-    "RemoveDuplicates",
-    "RemovePodsViolatingTopologySpreadConstraint",
-    "LowNodeUtilization",
-    "HighNodeUtilization",
-];
-
 /// The spec of a policy that runs only `strategy`, with its [`FULL_POLICY`] params.
 pub fn single_strategy_policy(strategy: &str) -> String {
     let full: serde_yaml_ng::Value =

@@ -118,12 +118,7 @@ fn violation(
         // A term only selects pods in its namespaces and carrying its labels:
         // look those up rather than scanning every pod of the domain (a zone,
         // say). Every way finds the same pod.
-        let namespaces: Option<Vec<&str>> = match (&term.namespaces, &term.namespace_selector) {
-            (Some(list), _) if !list.is_empty() => Some(list.iter().map(String::as_str).collect()),
-            (_, Some(_)) => None,
-            _ => Some(vec![pod.namespace.as_str()]),
-        };
-        let hit = match (namespaces, matcher.selector()) {
+        let hit = match (matcher.namespace_names(), matcher.selector()) {
             (Some(nss), Some(selector)) if selector.required_values().is_some() => nss
                 .iter()
                 .flat_map(|ns| labels.candidates(snap, ns, selector).unwrap_or_default())

@@ -5,7 +5,7 @@
 use foldhash::HashMap;
 
 use crate::eligibility::eviction_order;
-use crate::nodefit::node_selector_matches;
+use crate::nodefit::{node_selector_matches, required_node_affinity};
 use crate::plan::Plan;
 use crate::policy::StrategyParams;
 use crate::selectors::tolerates_all;
@@ -62,13 +62,7 @@ pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
         let key = serde_json::to_string(&(
             &spec.tolerations,
             &spec.node_selector,
-            spec.affinity
-                .as_ref()
-                .and_then(|a| a.node_affinity.as_ref())
-                .and_then(|na| {
-                    na.required_during_scheduling_ignored_during_execution
-                        .as_ref()
-                }),
+            required_node_affinity(pod),
         ))
         .unwrap_or_default();
         let feasible = *feasible_by_constraints.entry(key).or_insert_with(|| {

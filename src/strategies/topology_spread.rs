@@ -11,7 +11,7 @@ use std::rc::Rc;
 use k8s_openapi::api::core::v1::TopologySpreadConstraint;
 
 use crate::eligibility::{SkipReason, eviction_order};
-use crate::nodefit::node_selector_matches;
+use crate::nodefit::{node_selector_matches, required_node_affinity};
 use crate::plan::Plan;
 use crate::policy::StrategyParams;
 use crate::selectors::{Selector, tolerates_all};
@@ -91,18 +91,8 @@ impl DomainCache {
         honor_taints: bool,
     ) -> Rc<DomainNodes> {
         let spec = carrier.spec();
-        let affinity = honor_affinity.then(|| {
-            (
-                &spec.node_selector,
-                spec.affinity
-                    .as_ref()
-                    .and_then(|a| a.node_affinity.as_ref())
-                    .and_then(|na| {
-                        na.required_during_scheduling_ignored_during_execution
-                            .as_ref()
-                    }),
-            )
-        });
+        let affinity =
+            honor_affinity.then(|| (&spec.node_selector, required_node_affinity(carrier)));
         let tolerations = honor_taints.then_some(&spec.tolerations);
         let cache_key = serde_json::to_string(&(key, affinity, tolerations)).unwrap_or_default();
         self.by_key

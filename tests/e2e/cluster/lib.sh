@@ -1,8 +1,19 @@
 # Helpers shared by tests/e2e/cluster/up.sh and bench/cluster.sh (sourced, not run).
 
-# free_port: a loopback port nobody listens on, not yet in $used_ports
-# (callers append what they take: `p="$(free_port)"; used_ports+="${p} "`).
+# take_ports VAR...: sets each VAR to a loopback port nobody listens on,
+# each different from every port taken before (free_port alone cannot record
+# what it hands out: it runs in a subshell).
 used_ports=" "
+take_ports() {
+  local var port
+  for var in "$@"; do
+    port="$(free_port)" || return 1
+    used_ports+="${port} "
+    printf -v "${var}" '%s' "${port}"
+  done
+}
+
+# free_port: a loopback port nobody listens on, not yet in $used_ports.
 free_port() {
   local p
   for _ in $(seq 1 200); do

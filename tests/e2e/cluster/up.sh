@@ -94,12 +94,7 @@ trap on_exit EXIT
 # Ports below the Linux ephemeral range (32768+) so outgoing connections never
 # hold one of them; probed with bash's /dev/tcp (connection refused = free).
 source "${here}/lib.sh"
-etcd_port="$(free_port)"; used_ports+="${etcd_port} "
-etcd_peer_port="$(free_port)"; used_ports+="${etcd_peer_port} "
-apiserver_port="$(free_port)"; used_ports+="${apiserver_port} "
-kcm_port="$(free_port)"; used_ports+="${kcm_port} "
-scheduler_port="$(free_port)"; used_ports+="${scheduler_port} "
-kwok_port="$(free_port)"; used_ports+="${kwok_port} "
+take_ports etcd_port etcd_peer_port apiserver_port kcm_port scheduler_port kwok_port
 server="https://127.0.0.1:${apiserver_port}"
 
 cat > "${state}/env" <<EOF
