@@ -27,9 +27,10 @@ use std::time::{Duration, Instant};
 use criterion::{
     BatchSize, BenchmarkGroup, BenchmarkId, Criterion, Throughput, measurement::WallTime,
 };
-use descheduler::plan;
-use descheduler::policy::{Policy, StrategyConfig};
+use descheduler::engine;
+use descheduler::policy::Policy;
 use descheduler::snapshot::Snapshot;
+use descheduler::strategies::StrategyConfig;
 
 fn sizes() -> Vec<usize> {
     std::env::var("DESCHEDULER_BENCH_SIZES")
@@ -84,7 +85,7 @@ fn main() {
         for name in full.strategies.iter().map(StrategyConfig::name) {
             let policy = synth::policy(&synth::single_strategy_policy(name), &snap);
             g.bench_function(BenchmarkId::new(name, nodes), |b| {
-                b.iter(|| plan::plan(&snap, &policy))
+                b.iter(|| engine::plan(&snap, &policy))
             });
         }
         g.finish();
@@ -93,7 +94,7 @@ fn main() {
         configure(&mut g, nodes);
         g.throughput(Throughput::Elements(pods));
         g.bench_function(BenchmarkId::from_parameter(nodes), |b| {
-            b.iter(|| plan::plan(&snap, &full))
+            b.iter(|| engine::plan(&snap, &full))
         });
         g.finish();
     }
@@ -102,7 +103,7 @@ fn main() {
 
 /// What the full policy plans, per strategy, and what each strategy costs in it.
 fn summary(snap: &Snapshot, full: &Policy, nodes: usize, pods: u64) {
-    let result = plan::plan(snap, full);
+    let result = engine::plan(snap, full);
     eprintln!(
         "engine: {nodes} nodes, {pods} pods: the full policy plans {} evictions, {} blocked",
         result.evictions.len(),
@@ -121,7 +122,7 @@ fn summary(snap: &Snapshot, full: &Policy, nodes: usize, pods: u64) {
             "engine:   cold {:<40} {:>9.3} ms",
             name,
             cold_time(|| {
-                plan::plan(snap, &policy);
+                engine::plan(snap, &policy);
             })
         );
     }
@@ -154,7 +155,7 @@ fn strategy_times(snap: &Snapshot, policy: &Policy) -> Vec<f64> {
     let runs: Vec<Vec<f64>> = (0..5)
         .map(|_| {
             let mut times = Vec::new();
-            plan::plan_observed(snap, policy, &mut |_, run| {
+            engine::plan_observed(snap, policy, &mut |_, run| {
                 let start = Instant::now();
                 run();
                 times.push(start.elapsed().as_secs_f64() * 1e3);

@@ -1,19 +1,20 @@
 //! descheduler: finds pods that a policy says are badly placed and evicts them.
 //!
-//! Data flows one way: cluster state -> [`snapshot::Snapshot`] -> strategies (pure)
-//! -> [`plan::Plan`] -> evictor -> report.
+//! Data flows one way: cluster state -> [`snapshot::Snapshot`] -> [`engine`]
+//! (strategies, pure, proposing to the [`plan::Ledger`]) -> [`plan::EvictionPlan`]
+//! -> [`evictor`] (Eviction API or dry run) -> [`report::RunReport`] -> status,
+//! events, metrics.
 
 pub mod api;
 pub mod cli;
 pub mod cluster;
 pub mod controller;
 pub mod dump;
-pub mod eligibility;
+pub mod engine;
 pub mod evictor;
 pub mod http;
 pub mod leader;
 pub mod metrics;
-pub mod nodefit;
 pub mod output;
 pub mod plan;
 pub mod policy;
@@ -25,3 +26,4 @@ pub mod status;
 pub mod strategies;
 #[cfg(test)]
 pub mod testing;
+pub mod validation;

@@ -100,6 +100,52 @@ impl Metrics {
         );
         m
     }
+
+    /// Adds one run's samples (report::samples) and its duration.
+    pub fn record(&self, policy: &str, samples: &crate::report::samples::Samples, seconds: f64) {
+        for ((strategy, namespace, result), n) in &samples.evictions {
+            self.pods_evicted
+                .get_or_create(&EvictionLabels {
+                    policy: policy.into(),
+                    strategy: strategy.clone(),
+                    namespace: namespace.clone(),
+                    result: (*result).into(),
+                })
+                .inc_by(*n);
+        }
+        for ((strategy, reason), n) in &samples.skipped {
+            self.pods_skipped
+                .get_or_create(&SkipLabels {
+                    policy: policy.into(),
+                    strategy: strategy.clone(),
+                    reason: reason.clone(),
+                })
+                .inc_by(*n);
+        }
+        self.count_run(policy, samples.run_result);
+        self.run_duration
+            .get_or_create(&PolicyLabels {
+                policy: policy.into(),
+            })
+            .observe(seconds);
+    }
+
+    pub fn count_run(&self, policy: &str, result: &str) {
+        self.runs
+            .get_or_create(&RunLabels {
+                policy: policy.into(),
+                result: result.into(),
+            })
+            .inc();
+    }
+
+    pub fn observe_strategy(&self, strategy: &str, seconds: f64) {
+        self.strategy_duration
+            .get_or_create(&StrategyLabels {
+                strategy: strategy.into(),
+            })
+            .observe(seconds);
+    }
 }
 
 #[cfg(test)]

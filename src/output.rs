@@ -2,7 +2,8 @@
 
 use std::fmt::Write;
 
-use crate::report::{EvictionEntry, Report};
+use crate::report::EvictionEntry;
+use crate::report::json::SimulateView;
 
 const BAR_WIDTH: usize = 20;
 
@@ -43,7 +44,7 @@ fn pod_lines(out: &mut String, list: &[EvictionEntry], order: &[String]) {
     }
 }
 
-pub fn table(policy_name: &str, report: &Report) -> String {
+pub fn table(policy_name: &str, report: &SimulateView) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,

@@ -5,11 +5,15 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use crate::api::{ValidationErrors, validate};
+use crate::api::RunMode;
 use crate::dump::{self, InputError};
-use crate::plan;
-use crate::report::{self, Report};
+use crate::engine;
+use crate::evictor::{self, DryRun};
+use crate::policy::validate;
+use crate::report::RunReport;
+use crate::report::json::{self, SimulateView};
 use crate::snapshot::Snapshot;
+use crate::validation::ValidationErrors;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SimulateError {
@@ -24,7 +28,7 @@ pub enum SimulateError {
 
 pub struct Simulation {
     pub policy_name: String,
-    pub report: Report,
+    pub report: SimulateView,
     pub warnings: Vec<String>,
 }
 
@@ -43,10 +47,13 @@ pub fn run(
         path: policy_path.display().to_string(),
         errors,
     })?;
-    let result = plan::plan(&snapshot, &policy);
+    let plan = engine::plan(&snapshot, &policy);
+    // Nothing to wait for: the dry run answers at once.
+    let outcomes = futures::executor::block_on(evictor::execute(&DryRun, &snapshot, &plan));
+    let report = RunReport::build(&snapshot, &plan, &outcomes, RunMode::DryRun);
     Ok(Simulation {
         policy_name: manifest.name,
-        report: report::build(&snapshot, &result),
+        report: json::view(&snapshot, &plan, &report),
         warnings: dump.warnings,
     })
 }

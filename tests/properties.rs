@@ -39,9 +39,11 @@ use descheduler::api::{
     NodeAffinityParams, NodeAffinityType, NodeTaintsParams, PodLifeTime, PodLifeTimeParams,
     PodState, PodsHavingTooManyRestarts, RemoveDuplicates, RemoveDuplicatesParams,
     RemoveFailedPodsParams, Strategies, Strategy as Entry, TooManyRestartsParams,
-    TopologySpreadParams, validate,
+    TopologySpreadParams,
 };
-use descheduler::plan::{PlanResult, plan};
+use descheduler::engine::plan;
+use descheduler::plan::EvictionPlan as PlanResult;
+use descheduler::policy::validate;
 use descheduler::snapshot::{ClusterObjects, Snapshot};
 
 // ---------------------------------------------------------------------------

@@ -1328,6 +1328,6 @@ pub fn policy(
 ) -> descheduler::policy::Policy {
     let spec: descheduler::api::DeschedulerPolicySpec =
         serde_yaml_ng::from_str(spec_yaml).expect("policy spec parses");
-    descheduler::api::validate(&spec, &|name| snap.priority_classes.get(name).copied())
+    descheduler::policy::validate(&spec, &|name| snap.priority_classes.get(name).copied())
         .expect("policy is valid")
 }

@@ -1,12 +1,12 @@
-//! The `DeschedulerPolicy` custom resource: spec, status and validation.
+//! The `DeschedulerPolicy` custom resource's wire format: spec and status,
+//! with the doc comments `kubectl explain` shows. No domain logic: the policy
+//! side turns a spec into a [`crate::policy::Policy`].
 
 pub mod spec;
 pub mod status;
-pub mod validate;
 
 pub use spec::*;
 pub use status::*;
-pub use validate::{FieldError, ValidationErrors, validate};
 
 use kube::CustomResourceExt;
 

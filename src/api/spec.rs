@@ -280,6 +280,11 @@ pub struct CommonParamsRef<'a> {
     pub node_fit: Option<bool>,
 }
 
+/// A strategy's params struct: it carries the common params.
+pub trait HasCommonParams {
+    fn common(&self) -> CommonParamsRef<'_>;
+}
+
 /// Declares a strategy's params struct with the common params first, so every
 /// strategy's schema documents them and rejects fields that are not its own.
 macro_rules! strategy_params {
@@ -311,8 +316,8 @@ macro_rules! strategy_params {
             )*
         }
 
-        impl $name {
-            pub fn common(&self) -> CommonParamsRef<'_> {
+        impl HasCommonParams for $name {
+            fn common(&self) -> CommonParamsRef<'_> {
                 CommonParamsRef {
                     namespaces: self.namespaces.as_ref(),
                     threshold_priority: self.threshold_priority,

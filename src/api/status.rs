@@ -38,6 +38,15 @@ pub enum RunMode {
     DryRun,
 }
 
+impl RunMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunMode::Evict => "Evict",
+            RunMode::DryRun => "DryRun",
+        }
+    }
+}
+
 /// How a run ended.
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunResult {
@@ -51,6 +60,18 @@ pub enum RunResult {
     Failed,
     /// Nothing was evaluated (for example fewer than two Ready nodes).
     Skipped,
+}
+
+impl RunResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunResult::Running => "Running",
+            RunResult::Succeeded => "Succeeded",
+            RunResult::Partial => "Partial",
+            RunResult::Failed => "Failed",
+            RunResult::Skipped => "Skipped",
+        }
+    }
 }
 
 /// The outcome of one run.

@@ -1,8 +1,10 @@
 //! `descheduler run`: the kube-runtime Controller for DeschedulerPolicy, the
 //! pure schedule it consults, and the single runner that executes runs.
 
+pub mod pipeline;
 pub mod runner;
 pub mod schedule;
+pub mod status_writer;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

@@ -4,10 +4,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::api::{
-    DeschedulerPolicy,
-    validate::{DEFAULT_INTERVAL, parse_duration},
-};
+use crate::api::DeschedulerPolicy;
+use crate::policy::DEFAULT_INTERVAL;
+use crate::validation::parse_duration;
 
 /// Setting this annotation to a new value triggers one run.
 pub const RUN_NOW_ANNOTATION: &str = "descheduler.dev/run-now";

@@ -1,6 +1,7 @@
 //! An owned, immutable view of the cluster at one instant, with the indexes the
 //! strategies need. Built once per run; never calls the API or reads the clock.
 
+mod ids;
 mod pdb;
 mod pod;
 pub mod resources;
@@ -13,14 +14,12 @@ use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Taint};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 
+pub use ids::{Id, IdVec, NodeId, PdbId, PerNode, PerPod, PodId};
 pub use pdb::PdbInfo;
 pub use pod::{OwnerRef, Phase, PodInfo, Qos, to_chrono};
 pub use resources::Resources;
 
 use crate::selectors::Labels;
-
-pub type PodId = usize;
-pub type NodeId = usize;
 
 #[derive(Debug, Clone)]
 pub struct NodeInfo {
@@ -68,20 +67,20 @@ pub struct ClusterObjects {
 pub struct Snapshot {
     pub now: DateTime<Utc>,
     /// Sorted by name.
-    pub nodes: Vec<NodeInfo>,
+    pub nodes: PerNode<NodeInfo>,
     /// Sorted by namespace, then name.
-    pub pods: Vec<PodInfo>,
+    pub pods: PerPod<PodInfo>,
     /// Sorted by namespace, then name.
-    pub pdbs: Vec<PdbInfo>,
+    pub pdbs: IdVec<PdbId, PdbInfo>,
     pub priority_classes: BTreeMap<String, i32>,
     pub namespaces: BTreeMap<String, Labels>,
     node_by_name: HashMap<String, NodeId>,
-    pods_by_node: Vec<Vec<PodId>>,
+    pods_by_node: PerNode<Vec<PodId>>,
     pods_by_owner: HashMap<OwnerRef, Vec<PodId>>,
     pods_by_namespace: BTreeMap<String, Vec<PodId>>,
-    pdbs_by_pod: Vec<Vec<usize>>,
+    pdbs_by_pod: PerPod<Vec<PdbId>>,
     /// Requests of the pods on each node that are not Succeeded or Failed.
-    node_usage: Vec<Resources>,
+    node_usage: PerNode<Resources>,
 }
 
 impl Snapshot {
@@ -105,11 +104,9 @@ impl Snapshot {
         let mut nodes: Vec<NodeInfo> = objects.nodes.into_iter().map(NodeInfo::new).collect();
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
         nodes.dedup_by(|a, b| a.name == b.name);
-        let node_by_name: HashMap<String, NodeId> = nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.name.clone(), i))
-            .collect();
+        let nodes: PerNode<NodeInfo> = nodes.into();
+        let node_by_name: HashMap<String, NodeId> =
+            nodes.iter().map(|(i, n)| (n.name.clone(), i)).collect();
 
         let mut pods: Vec<PodInfo> = objects
             .pods
@@ -118,12 +115,13 @@ impl Snapshot {
             .collect();
         pods.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
         pods.dedup_by(|a, b| a.namespace == b.namespace && a.name == b.name);
+        let pods: PerPod<PodInfo> = pods.into();
 
-        let mut pods_by_node = vec![Vec::new(); nodes.len()];
+        let mut pods_by_node = PerNode::filled(nodes.len(), Vec::new());
         let mut pods_by_owner: HashMap<OwnerRef, Vec<PodId>> = HashMap::new();
         let mut pods_by_namespace: BTreeMap<String, Vec<PodId>> = BTreeMap::new();
-        let mut node_usage = vec![Resources::default(); nodes.len()];
-        for (id, p) in pods.iter().enumerate() {
+        let mut node_usage = PerNode::filled(nodes.len(), Resources::default());
+        for (id, p) in pods.iter() {
             if let Some(n) = p.node {
                 pods_by_node[n].push(id);
                 if !p.phase.is_terminal() {
@@ -151,8 +149,9 @@ impl Snapshot {
             })
             .collect();
         pdbs.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-        let mut pdbs_by_pod = vec![Vec::new(); pods.len()];
-        for (i, pdb) in pdbs.iter().enumerate() {
+        let pdbs: IdVec<PdbId, PdbInfo> = pdbs.into();
+        let mut pdbs_by_pod = PerPod::filled(pods.len(), Vec::new());
+        for (i, pdb) in pdbs.iter() {
             for &p in &pdb.pods {
                 pdbs_by_pod[p].push(i);
             }
@@ -172,6 +171,20 @@ impl Snapshot {
             pdbs_by_pod,
             node_usage,
         }
+    }
+
+    /// Every node, in name order.
+    pub fn node_ids(&self) -> impl DoubleEndedIterator<Item = NodeId> + ExactSizeIterator + use<> {
+        self.nodes.ids()
+    }
+
+    /// Every pod, in (namespace, name) order.
+    pub fn pod_ids(&self) -> impl DoubleEndedIterator<Item = PodId> + ExactSizeIterator + use<> {
+        self.pods.ids()
+    }
+
+    pub fn pdb(&self, id: PdbId) -> &PdbInfo {
+        &self.pdbs[id]
     }
 
     pub fn node_id(&self, name: &str) -> Option<NodeId> {
@@ -200,8 +213,8 @@ impl Snapshot {
         self.pods_by_namespace.get(ns).map_or(&[], Vec::as_slice)
     }
 
-    /// Indexes into `pdbs` of the budgets that select the pod.
-    pub fn pdbs_of(&self, pod: PodId) -> &[usize] {
+    /// The budgets that select the pod.
+    pub fn pdbs_of(&self, pod: PodId) -> &[PdbId] {
         &self.pdbs_by_pod[pod]
     }
 

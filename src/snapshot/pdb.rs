@@ -4,7 +4,7 @@
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::{PodId, PodInfo};
+use super::{PerPod, PodId, PodInfo};
 use crate::selectors::Selector;
 
 #[derive(Debug, Clone)]
@@ -35,7 +35,7 @@ fn scaled(v: &IntOrString, total: i64) -> i64 {
 impl PdbInfo {
     pub(super) fn new(
         pdb: &PodDisruptionBudget,
-        pods: &[PodInfo],
+        pods: &PerPod<PodInfo>,
         in_namespace: Option<&Vec<PodId>>,
     ) -> Self {
         let spec = pdb.spec.as_ref();

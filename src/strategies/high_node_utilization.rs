@@ -2,68 +2,103 @@
 //! nodes have room, so pods pack onto fewer nodes (pair it with a scheduler
 //! that scores MostAllocated).
 
-use super::utilization::{Capacity, all_positive, below_all, score, take};
-use crate::eligibility::eviction_order;
-use crate::plan::{Outcome, Plan};
-use crate::policy::StrategyParams;
-use crate::snapshot::{NodeId, PodId};
+use super::Strategy;
+use super::utilization::{
+    Capacity, Thresholds, all_positive, below_all, check_thresholds, fill_natives, score, take,
+};
+use crate::api;
+use crate::plan::eligibility::eviction_order;
+use crate::plan::{Ledger, Outcome};
+use crate::snapshot::{NodeId, PerNode, PodId};
+use crate::validation::Errors;
 
-pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
-    let StrategyParams::HighNodeUtilization {
-        thresholds,
-        number_of_nodes,
-    } = params
-    else {
-        return;
-    };
-    let snap = plan.snap;
-    let nodes: Vec<NodeId> = plan.processed_nodes().collect();
-    let mut under: Vec<NodeId> = nodes
-        .iter()
-        .copied()
-        .filter(|&n| below_all(plan, n, thresholds))
-        .collect();
-    if under.is_empty() || under.len() <= *number_of_nodes as usize || under.len() == nodes.len() {
-        return;
+#[derive(Debug, Clone)]
+pub struct HighNodeUtilization {
+    thresholds: Thresholds,
+    number_of_nodes: u32,
+}
+
+impl Strategy for HighNodeUtilization {
+    const NAME: &'static str = "HighNodeUtilization";
+    type Spec = api::HighNodeUtilizationParams;
+
+    fn spec(all: &api::Strategies) -> Option<&api::Strategy<Self::Spec>> {
+        all.high_node_utilization.as_ref()
     }
-    let mut is_under = vec![false; snap.nodes.len()];
-    for &n in &under {
-        is_under[n] = true;
-    }
-    let others: Vec<NodeId> = (0..snap.nodes.len())
-        .filter(|&n| !is_under[n] && snap.node(n).ready && !snap.node(n).unschedulable)
-        .collect();
-    let mut spare: Capacity = thresholds
-        .keys()
-        .map(|r| {
-            let free: i64 = others
-                .iter()
-                .map(|&n| snap.node(n).allocatable.get(r) - plan.usage(n).get(r))
-                .sum();
-            (r.clone(), free)
+
+    fn parse(spec: &Self::Spec, at: &str, errs: &mut Errors) -> Option<Self> {
+        let base = format!("{at}.nodeResourceUtilizationThresholds");
+        let t = spec
+            .node_resource_utilization_thresholds
+            .clone()
+            .unwrap_or_default();
+        let mut thresholds =
+            check_thresholds(t.thresholds.as_ref(), &format!("{base}.thresholds"), errs)?;
+        fill_natives(&mut thresholds);
+        Some(Self {
+            thresholds,
+            number_of_nodes: t.number_of_nodes.unwrap_or(0).max(0).unsigned_abs(),
         })
-        .collect();
-    under.sort_by(|&a, &b| {
-        score(plan, a, thresholds)
-            .total_cmp(&score(plan, b, thresholds))
-            .then(a.cmp(&b))
-    });
-    for node in under {
-        let mut pods: Vec<PodId> = plan
-            .active_pods_on(node)
-            .filter(|&p| plan.in_scope(p))
+    }
+
+    fn run(&self, ledger: &mut Ledger<'_>) {
+        let Self {
+            thresholds,
+            number_of_nodes,
+        } = self;
+        let snap = ledger.snap;
+        let nodes: Vec<NodeId> = ledger.processed_nodes().collect();
+        let mut under: Vec<NodeId> = nodes
+            .iter()
+            .copied()
+            .filter(|&n| below_all(ledger, n, thresholds))
             .collect();
-        pods.sort_by_key(|&p| (eviction_order(snap, p), p));
-        for id in pods {
-            if !all_positive(&spare) {
-                return;
-            }
-            let reason = format!(
-                "{} is underutilized; packing its pods onto other nodes",
-                snap.node(node).name
-            );
-            if plan.try_evict(id, reason) == Outcome::Evicted {
-                take(&mut spare, &snap.pod(id).requests);
+        if under.is_empty()
+            || under.len() <= *number_of_nodes as usize
+            || under.len() == nodes.len()
+        {
+            return;
+        }
+        let mut is_under = PerNode::filled(snap.nodes.len(), false);
+        for &n in &under {
+            is_under[n] = true;
+        }
+        let others: Vec<NodeId> = snap
+            .node_ids()
+            .filter(|&n| !is_under[n] && snap.node(n).ready && !snap.node(n).unschedulable)
+            .collect();
+        let mut spare: Capacity = thresholds
+            .keys()
+            .map(|r| {
+                let free: i64 = others
+                    .iter()
+                    .map(|&n| snap.node(n).allocatable.get(r) - ledger.usage(n).get(r))
+                    .sum();
+                (r.clone(), free)
+            })
+            .collect();
+        under.sort_by(|&a, &b| {
+            score(ledger, a, thresholds)
+                .total_cmp(&score(ledger, b, thresholds))
+                .then(a.cmp(&b))
+        });
+        for node in under {
+            let mut pods: Vec<PodId> = ledger
+                .active_pods_on(node)
+                .filter(|&p| ledger.in_scope(p))
+                .collect();
+            pods.sort_by_key(|&p| (eviction_order(snap, p), p));
+            for id in pods {
+                if !all_positive(&spare) {
+                    return;
+                }
+                let reason = format!(
+                    "{} is underutilized; packing its pods onto other nodes",
+                    snap.node(node).name
+                );
+                if ledger.try_evict(id, reason) == Outcome::Evicted {
+                    take(&mut spare, &snap.pod(id).requests);
+                }
             }
         }
     }
@@ -72,6 +107,15 @@ pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
 #[cfg(test)]
 mod tests {
     use crate::testing::*;
+
+    #[test]
+    fn missing_native_resources_count_as_100() {
+        let p: super::HighNodeUtilization =
+            params("{nodeResourceUtilizationThresholds: {thresholds: {memory: 30}}}");
+        assert_eq!(p.thresholds.get("memory"), Some(&30.0));
+        assert_eq!(p.thresholds.get("cpu"), Some(&100.0));
+        assert_eq!(p.thresholds.get("pods"), Some(&100.0));
+    }
 
     fn hnu(extra: &str) -> String {
         format!(

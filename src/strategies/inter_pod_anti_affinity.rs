@@ -5,37 +5,56 @@
 
 use foldhash::HashMap;
 
-use crate::eligibility::eviction_order;
-use crate::nodefit::{TermMatcher, required_anti_affinity};
-use crate::plan::{Outcome, Plan};
-use crate::snapshot::{NodeId, PodId, Snapshot};
+use super::Strategy;
+use crate::api;
+use crate::plan::eligibility::eviction_order;
+use crate::plan::nodefit::{TermMatcher, required_anti_affinity};
+use crate::plan::{Ledger, Outcome};
+use crate::snapshot::{NodeId, PerNode, PodId, Snapshot};
 
 use super::label_index::LabelIndex;
+use crate::validation::Errors;
 
-pub fn run(plan: &mut Plan<'_>) {
-    let snap = plan.snap;
-    let mut domains = DomainIndex::default();
-    let mut labels = LabelIndex::default();
-    let nodes: Vec<NodeId> = plan.processed_nodes().collect();
-    for node in nodes {
-        let mut pods: Vec<PodId> = plan
-            .active_pods_on(node)
-            .filter(|&p| plan.in_scope(p) && !required_anti_affinity(snap.pod(p)).is_empty())
-            .collect();
-        pods.sort_by_key(|&p| (eviction_order(snap, p), p));
-        for id in pods {
-            if let Some(other) = violation(plan, &mut domains, &mut labels, id, node) {
-                let o = snap.pod(other);
-                let outcome = plan.try_evict(
-                    id,
-                    format!(
-                        "anti-affinity matches {}/{} on {}",
-                        o.namespace,
-                        o.name,
-                        o.node_name.as_deref().unwrap_or("?")
-                    ),
-                );
-                debug_assert_ne!(outcome, Outcome::OutOfScope);
+#[derive(Debug, Clone)]
+pub struct InterPodAntiAffinity;
+
+impl Strategy for InterPodAntiAffinity {
+    const NAME: &'static str = "RemovePodsViolatingInterPodAntiAffinity";
+    type Spec = api::InterPodAntiAffinityParams;
+
+    fn spec(all: &api::Strategies) -> Option<&api::Strategy<Self::Spec>> {
+        all.remove_pods_violating_inter_pod_anti_affinity.as_ref()
+    }
+
+    fn parse(_spec: &Self::Spec, _at: &str, _errs: &mut Errors) -> Option<Self> {
+        Some(Self)
+    }
+
+    fn run(&self, ledger: &mut Ledger<'_>) {
+        let snap = ledger.snap;
+        let mut domains = DomainIndex::default();
+        let mut labels = LabelIndex::default();
+        let nodes: Vec<NodeId> = ledger.processed_nodes().collect();
+        for node in nodes {
+            let mut pods: Vec<PodId> = ledger
+                .active_pods_on(node)
+                .filter(|&p| ledger.in_scope(p) && !required_anti_affinity(snap.pod(p)).is_empty())
+                .collect();
+            pods.sort_by_key(|&p| (eviction_order(snap, p), p));
+            for id in pods {
+                if let Some(other) = violation(ledger, &mut domains, &mut labels, id, node) {
+                    let o = snap.pod(other);
+                    let outcome = ledger.try_evict(
+                        id,
+                        format!(
+                            "anti-affinity matches {}/{} on {}",
+                            o.namespace,
+                            o.name,
+                            o.node_name.as_deref().unwrap_or("?")
+                        ),
+                    );
+                    debug_assert_ne!(outcome, Outcome::OutOfScope);
+                }
             }
         }
     }
@@ -51,7 +70,7 @@ struct KeyDomains {
     /// Each domain's nodes, in index order, and the number of pods bound to them.
     domains: Vec<(Vec<NodeId>, usize)>,
     /// The domain of every node; None when the node lacks the key.
-    of_node: Vec<Option<usize>>,
+    of_node: PerNode<Option<usize>>,
 }
 
 impl DomainIndex {
@@ -59,8 +78,8 @@ impl DomainIndex {
         self.by_key.entry(key.to_string()).or_insert_with(|| {
             let mut by_value: HashMap<&str, usize> = HashMap::default();
             let mut domains: Vec<(Vec<NodeId>, usize)> = Vec::new();
-            let mut of_node = vec![None; snap.nodes.len()];
-            for (i, n) in snap.nodes.iter().enumerate() {
+            let mut of_node = PerNode::filled(snap.nodes.len(), None);
+            for (i, n) in snap.nodes.iter() {
                 if let Some(v) = n.labels.get(key) {
                     let d = *by_value.entry(v).or_insert_with(|| {
                         domains.push((Vec::new(), 0));
@@ -80,13 +99,13 @@ impl DomainIndex {
 /// matches: the lowest (node, pod) in index order among the active pods of
 /// the domain that the term selects.
 fn violation(
-    plan: &Plan<'_>,
+    ledger: &Ledger<'_>,
     domains: &mut DomainIndex,
     labels: &mut LabelIndex,
     id: PodId,
     node: NodeId,
 ) -> Option<PodId> {
-    let snap = plan.snap;
+    let snap = ledger.snap;
     let pod = snap.pod(id);
     for term in required_anti_affinity(pod) {
         let matcher = TermMatcher::new(term, pod);
@@ -109,7 +128,7 @@ fn violation(
             let o = snap.pod(other);
             let on = o.node?;
             (other != id
-                && !plan.is_evicted(other)
+                && !ledger.is_evicted(other)
                 && !o.phase.is_terminal()
                 && same_domain(on)
                 && matcher.selects(snap, o))
@@ -139,7 +158,8 @@ fn violation(
                     .map(|(_, other)| other)
             }
             _ => nodes.iter().find_map(|&n| {
-                plan.active_pods_on(n)
+                ledger
+                    .active_pods_on(n)
                     .find(|&other| other != id && matcher.selects(snap, snap.pod(other)))
             }),
         };

@@ -1,110 +1,193 @@
 //! LowNodeUtilization: evicts pods from overutilized nodes while underutilized
 //! nodes have room for them, so the scheduler can even out usage.
 
-use super::utilization::{Capacity, above_any, all_positive, below_all, percent, score, take};
-use crate::eligibility::{SkipReason, eviction_order};
-use crate::plan::{Outcome, Plan};
-use crate::policy::{StrategyParams, Thresholds};
+use super::Strategy;
+use super::utilization::{
+    Capacity, Thresholds, above_any, all_positive, below_all, check_thresholds, fill_natives,
+    percent, score, take,
+};
+use crate::api;
+use crate::plan::eligibility::{SkipReason, eviction_order};
+use crate::plan::{Ledger, Outcome};
 use crate::selectors::tolerates_all;
 use crate::snapshot::{NodeId, PodId};
+use crate::validation::Errors;
 
-pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
-    let StrategyParams::LowNodeUtilization {
-        thresholds,
-        target_thresholds,
-        number_of_nodes,
-        use_deviation_thresholds,
-    } = params
-    else {
-        return;
-    };
-    let snap = plan.snap;
-    let nodes: Vec<NodeId> = plan.processed_nodes().collect();
-    let (low, high) = if *use_deviation_thresholds {
-        deviation_limits(plan, &nodes, thresholds, target_thresholds)
-    } else {
-        (thresholds.clone(), target_thresholds.clone())
-    };
-    let under: Vec<NodeId> = nodes
-        .iter()
-        .copied()
-        .filter(|&n| !snap.node(n).unschedulable && below_all(plan, n, &low))
-        .collect();
-    let mut over: Vec<NodeId> = nodes
-        .iter()
-        .copied()
-        .filter(|&n| above_any(plan, n, &high))
-        .collect();
-    if under.is_empty()
-        || under.len() <= *number_of_nodes as usize
-        || under.len() == nodes.len()
-        || over.is_empty()
-    {
-        return;
+#[derive(Debug, Clone)]
+pub struct LowNodeUtilization {
+    thresholds: Thresholds,
+    target_thresholds: Thresholds,
+    number_of_nodes: u32,
+    use_deviation_thresholds: bool,
+}
+
+impl Strategy for LowNodeUtilization {
+    const NAME: &'static str = "LowNodeUtilization";
+    type Spec = api::LowNodeUtilizationParams;
+
+    fn spec(all: &api::Strategies) -> Option<&api::Strategy<Self::Spec>> {
+        all.low_node_utilization.as_ref()
     }
-    // Spare room below the target on the underutilized nodes; natives the maps omit count as 100%.
-    let mut resources: Vec<&str> = high.keys().map(String::as_str).collect();
-    for r in ["cpu", "memory", "pods"] {
-        if !resources.contains(&r) {
-            resources.push(r);
+
+    fn parse(spec: &Self::Spec, at: &str, errs: &mut Errors) -> Option<Self> {
+        let base = format!("{at}.nodeResourceUtilizationThresholds");
+        let t = spec
+            .node_resource_utilization_thresholds
+            .clone()
+            .unwrap_or_default();
+        let deviation = t.use_deviation_thresholds.unwrap_or(false);
+        let thresholds =
+            check_thresholds(t.thresholds.as_ref(), &format!("{base}.thresholds"), errs);
+        let targets = check_thresholds(
+            t.target_thresholds.as_ref(),
+            &format!("{base}.targetThresholds"),
+            errs,
+        );
+        let mut ok = thresholds.is_some() && targets.is_some();
+        let mut thresholds = thresholds
+            .or_else(|| t.thresholds.clone())
+            .unwrap_or_default();
+        let mut target_thresholds = targets
+            .or_else(|| t.target_thresholds.clone())
+            .unwrap_or_default();
+        for name in thresholds
+            .keys()
+            .filter(|k| !target_thresholds.contains_key(*k))
+        {
+            errs.push(
+                format!("{base}.targetThresholds"),
+                format!("has no entry for {name}, which thresholds lists"),
+            );
+            ok = false;
         }
-    }
-    let mut spare: Capacity = resources
-        .iter()
-        .map(|&r| {
-            let pct = high.get(r).copied().unwrap_or(100.0);
-            let room: i64 = under
-                .iter()
-                .map(|&n| {
-                    (snap.node(n).allocatable.get(r) as f64 * pct / 100.0) as i64
-                        - plan.usage(n).get(r)
-                })
-                .sum();
-            (r.to_string(), room)
+        for name in target_thresholds
+            .keys()
+            .filter(|k| !thresholds.contains_key(*k))
+        {
+            errs.push(
+                format!("{base}.thresholds"),
+                format!("has no entry for {name}, which targetThresholds lists"),
+            );
+            ok = false;
+        }
+        if !deviation {
+            for (name, low) in &thresholds {
+                if let Some(high) = target_thresholds.get(name)
+                    && low > high
+                {
+                    errs.push(
+                        format!("{base}.thresholds.{name}"),
+                        format!("{low} is greater than targetThresholds.{name} ({high})"),
+                    );
+                    ok = false;
+                }
+            }
+            fill_natives(&mut thresholds);
+            fill_natives(&mut target_thresholds);
+        }
+        ok.then_some(Self {
+            thresholds,
+            target_thresholds,
+            number_of_nodes: t.number_of_nodes.unwrap_or(0).max(0).unsigned_abs(),
+            use_deviation_thresholds: deviation,
         })
-        .collect();
+    }
 
-    over.sort_by(|&a, &b| {
-        score(plan, b, &high)
-            .total_cmp(&score(plan, a, &high))
-            .then(a.cmp(&b))
-    });
-    for node in over {
-        if !all_positive(&spare) {
-            break;
-        }
-        let mut pods: Vec<PodId> = plan
-            .active_pods_on(node)
-            .filter(|&p| plan.in_scope(p))
+    fn run(&self, ledger: &mut Ledger<'_>) {
+        let Self {
+            thresholds,
+            target_thresholds,
+            number_of_nodes,
+            use_deviation_thresholds,
+        } = self;
+        let snap = ledger.snap;
+        let nodes: Vec<NodeId> = ledger.processed_nodes().collect();
+        let (low, high) = if *use_deviation_thresholds {
+            deviation_limits(ledger, &nodes, thresholds, target_thresholds)
+        } else {
+            (thresholds.clone(), target_thresholds.clone())
+        };
+        let under: Vec<NodeId> = nodes
+            .iter()
+            .copied()
+            .filter(|&n| !snap.node(n).unschedulable && below_all(ledger, n, &low))
             .collect();
-        pods.sort_by_key(|&p| (eviction_order(snap, p), p));
-        for id in pods {
-            if !above_any(plan, node, &high) || !all_positive(&spare) {
+        let mut over: Vec<NodeId> = nodes
+            .iter()
+            .copied()
+            .filter(|&n| above_any(ledger, n, &high))
+            .collect();
+        if under.is_empty()
+            || under.len() <= *number_of_nodes as usize
+            || under.len() == nodes.len()
+            || over.is_empty()
+        {
+            return;
+        }
+        // Spare room below the target on the underutilized nodes; natives the maps omit count as 100%.
+        let mut resources: Vec<&str> = high.keys().map(String::as_str).collect();
+        for r in ["cpu", "memory", "pods"] {
+            if !resources.contains(&r) {
+                resources.push(r);
+            }
+        }
+        let mut spare: Capacity = resources
+            .iter()
+            .map(|&r| {
+                let pct = high.get(r).copied().unwrap_or(100.0);
+                let room: i64 = under
+                    .iter()
+                    .map(|&n| {
+                        (snap.node(n).allocatable.get(r) as f64 * pct / 100.0) as i64
+                            - ledger.usage(n).get(r)
+                    })
+                    .sum();
+                (r.to_string(), room)
+            })
+            .collect();
+
+        over.sort_by(|&a, &b| {
+            score(ledger, b, &high)
+                .total_cmp(&score(ledger, a, &high))
+                .then(a.cmp(&b))
+        });
+        for node in over {
+            if !all_positive(&spare) {
                 break;
             }
-            let tolerations = snap
-                .pod(id)
-                .spec()
-                .tolerations
-                .as_deref()
-                .unwrap_or_default();
-            if !under.iter().any(|&u| {
-                tolerates_all(
-                    tolerations,
-                    &snap.node(u).taints,
-                    &["NoSchedule", "NoExecute"],
-                )
-            }) {
-                plan.record_skip(SkipReason::NoFit);
-                continue;
-            }
-            let reason = format!(
-                "{} is overutilized ({})",
-                snap.node(node).name,
-                describe(plan, node, &high)
-            );
-            if plan.try_evict(id, reason) == Outcome::Evicted {
-                take(&mut spare, &snap.pod(id).requests);
+            let mut pods: Vec<PodId> = ledger
+                .active_pods_on(node)
+                .filter(|&p| ledger.in_scope(p))
+                .collect();
+            pods.sort_by_key(|&p| (eviction_order(snap, p), p));
+            for id in pods {
+                if !above_any(ledger, node, &high) || !all_positive(&spare) {
+                    break;
+                }
+                let tolerations = snap
+                    .pod(id)
+                    .spec()
+                    .tolerations
+                    .as_deref()
+                    .unwrap_or_default();
+                if !under.iter().any(|&u| {
+                    tolerates_all(
+                        tolerations,
+                        &snap.node(u).taints,
+                        &["NoSchedule", "NoExecute"],
+                    )
+                }) {
+                    ledger.record_skip(SkipReason::NoFit);
+                    continue;
+                }
+                let reason = format!(
+                    "{} is overutilized ({})",
+                    snap.node(node).name,
+                    describe(ledger, node, &high)
+                );
+                if ledger.try_evict(id, reason) == Outcome::Evicted {
+                    take(&mut spare, &snap.pod(id).requests);
+                }
             }
         }
     }
@@ -113,7 +196,7 @@ pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
 /// With deviation thresholds, the limits are the mean usage minus `thresholds`
 /// and plus `targetThresholds`, clamped to 0..100.
 fn deviation_limits(
-    plan: &Plan<'_>,
+    ledger: &Ledger<'_>,
     nodes: &[NodeId],
     thresholds: &Thresholds,
     targets: &Thresholds,
@@ -122,7 +205,7 @@ fn deviation_limits(
         if nodes.is_empty() {
             0.0
         } else {
-            nodes.iter().map(|&n| percent(plan, n, r)).sum::<f64>() / nodes.len() as f64
+            nodes.iter().map(|&n| percent(ledger, n, r)).sum::<f64>() / nodes.len() as f64
         }
     };
     let low = thresholds
@@ -136,11 +219,11 @@ fn deviation_limits(
     (low, high)
 }
 
-fn describe(plan: &Plan<'_>, node: NodeId, limits: &Thresholds) -> String {
+fn describe(ledger: &Ledger<'_>, node: NodeId, limits: &Thresholds) -> String {
     limits
         .iter()
-        .filter(|(r, limit)| percent(plan, node, r) > **limit)
-        .map(|(r, limit)| format!("{r} {:.0}% > {limit:.0}%", percent(plan, node, r)))
+        .filter(|(r, limit)| percent(ledger, node, r) > **limit)
+        .map(|(r, limit)| format!("{r} {:.0}% > {limit:.0}%", percent(ledger, node, r)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -148,6 +231,32 @@ fn describe(plan: &Plan<'_>, node: NodeId, limits: &Thresholds) -> String {
 #[cfg(test)]
 mod tests {
     use crate::testing::*;
+
+    #[test]
+    fn missing_native_resources_count_as_100_in_both_maps() {
+        let p: super::LowNodeUtilization = params(
+            "{nodeResourceUtilizationThresholds: {thresholds: {cpu: 20, example.com/gpu: 5}, targetThresholds: {cpu: 50, example.com/gpu: 60}}}",
+        );
+        let want = |cpu: f64, gpu: f64| -> Vec<(String, f64)> {
+            [
+                ("cpu", cpu),
+                ("example.com/gpu", gpu),
+                ("memory", 100.0),
+                ("pods", 100.0),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect()
+        };
+        assert_eq!(
+            p.thresholds.into_iter().collect::<Vec<_>>(),
+            want(20.0, 5.0)
+        );
+        assert_eq!(
+            p.target_thresholds.into_iter().collect::<Vec<_>>(),
+            want(50.0, 60.0)
+        );
+    }
 
     const YAML: &str = "strategies: {LowNodeUtilization: {params: {nodeResourceUtilizationThresholds: {thresholds: {cpu: 20}, targetThresholds: {cpu: 50}}}}}";
 

@@ -1,6 +1,8 @@
-//! The ten strategies, one file each. A strategy reads the snapshot through the
-//! [`Plan`] and offers candidates with [`Plan::try_evict`]; it never calls the
-//! API or reads the clock.
+//! The strategies, one file each, and [`registry`]: the one list of them, in
+//! run order. A strategy parses its own params from the spec (with field
+//! paths), reads the snapshot through the [`Ledger`] and proposes candidates
+//! with [`Ledger::try_evict`]; the ledger decides. Strategies never call the
+//! API, read the clock or import the engine.
 
 mod high_node_utilization;
 mod inter_pod_anti_affinity;
@@ -9,40 +11,66 @@ mod low_node_utilization;
 mod node_affinity;
 mod node_taints;
 mod pod_life_time;
+pub mod registry;
 mod remove_duplicates;
 mod remove_failed_pods;
 mod too_many_restarts;
 mod topology_spread;
 mod utilization;
 
-use crate::plan::Plan;
-use crate::policy::StrategyParams;
+use std::fmt;
 
-/// Runs one strategy against the plan.
-pub fn run(params: &StrategyParams, plan: &mut Plan<'_>) {
-    match params {
-        StrategyParams::RemoveFailedPods { .. } => remove_failed_pods::run(plan, params),
-        StrategyParams::PodLifeTime { .. } => pod_life_time::run(plan, params),
-        StrategyParams::TooManyRestarts { .. } => too_many_restarts::run(plan, params),
-        StrategyParams::NodeTaints { .. } => node_taints::run(plan, params),
-        StrategyParams::NodeAffinity { .. } => node_affinity::run(plan, params),
-        StrategyParams::InterPodAntiAffinity => inter_pod_anti_affinity::run(plan),
-        StrategyParams::RemoveDuplicates { .. } => remove_duplicates::run(plan, params),
-        StrategyParams::TopologySpread { .. } => topology_spread::run(plan, params),
-        StrategyParams::LowNodeUtilization { .. } => low_node_utilization::run(plan, params),
-        StrategyParams::HighNodeUtilization { .. } => high_node_utilization::run(plan, params),
+use crate::api;
+use crate::plan::Ledger;
+use crate::snapshot::PodId;
+use crate::validation::Errors;
+
+pub use registry::{REGISTRY, StrategyConfig};
+
+/// One strategy: its name, its params (the implementing type), how they are
+/// read from the spec, and how it proposes evictions.
+pub trait Strategy: fmt::Debug + Send + Sync + Sized + 'static {
+    /// Its key under `spec.strategies`, exactly as the CRD spells it.
+    const NAME: &'static str;
+    /// Its params as the spec carries them.
+    type Spec: api::HasCommonParams + Default;
+
+    /// Its entry in `spec.strategies`.
+    fn spec(all: &api::Strategies) -> Option<&api::Strategy<Self::Spec>>;
+
+    /// Checks its own params; every problem goes to `errs` with a field path
+    /// under `at` (`spec.strategies.<NAME>.params`).
+    fn parse(spec: &Self::Spec, at: &str, errs: &mut Errors) -> Option<Self>;
+
+    /// Proposes its candidates to the ledger.
+    fn run(&self, ledger: &mut Ledger<'_>);
+}
+
+/// A configured strategy, whatever its params: what the engine runs.
+pub trait Planner: fmt::Debug + Send + Sync {
+    fn name(&self) -> &'static str;
+    fn run(&self, ledger: &mut Ledger<'_>);
+}
+
+impl<S: Strategy> Planner for S {
+    fn name(&self) -> &'static str {
+        S::NAME
+    }
+
+    fn run(&self, ledger: &mut Ledger<'_>) {
+        Strategy::run(self, ledger);
     }
 }
 
 /// In-scope pods on processed nodes that are not Succeeded or Failed, node by
 /// node, with prefer-no-eviction pods moved last.
-fn scoped_active_pods(plan: &Plan<'_>) -> Vec<crate::snapshot::PodId> {
-    let mut pods: Vec<_> = plan
+fn scoped_active_pods(ledger: &Ledger<'_>) -> Vec<PodId> {
+    let mut pods: Vec<_> = ledger
         .processed_nodes()
-        .flat_map(|n| plan.active_pods_on(n))
-        .filter(|&p| plan.in_scope(p))
+        .flat_map(|n| ledger.active_pods_on(n))
+        .filter(|&p| ledger.in_scope(p))
         .collect();
-    preferred_last(plan, &mut pods);
+    preferred_last(ledger, &mut pods);
     pods
 }
 
@@ -50,6 +78,6 @@ fn scoped_active_pods(plan: &Plan<'_>) -> Vec<crate::snapshot::PodId> {
 /// prefer-no-eviction are "only taken after all others". The strategies that
 /// judge pods one by one honour that by offering them last (it matters once a
 /// limit is reached); the others order by `eligibility::eviction_order`.
-fn preferred_last(plan: &Plan<'_>, pods: &mut [crate::snapshot::PodId]) {
-    pods.sort_by_key(|&p| plan.snap.pod(p).prefer_no_eviction);
+fn preferred_last(ledger: &Ledger<'_>, pods: &mut [PodId]) {
+    pods.sort_by_key(|&p| ledger.snap.pod(p).prefer_no_eviction);
 }

@@ -7,83 +7,118 @@ use std::rc::Rc;
 
 use k8s_openapi::api::core::v1::PreferredSchedulingTerm;
 
-use crate::eligibility::SkipReason;
-use crate::nodefit::node_selector_matches;
-use crate::plan::{Outcome, Plan};
-use crate::policy::StrategyParams;
+use super::Strategy;
+use crate::api::{self, NodeAffinityType};
+use crate::plan::eligibility::SkipReason;
+use crate::plan::nodefit::node_selector_matches;
+use crate::plan::{Ledger, Outcome};
 use crate::selectors::node_selector_term_matches;
-use crate::snapshot::{NodeId, PodId, Snapshot};
+use crate::snapshot::{NodeId, PerNode, PodId, Snapshot};
+use crate::validation::Errors;
 
-pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
-    let StrategyParams::NodeAffinity {
-        required,
-        preferred,
-    } = *params
-    else {
-        return;
-    };
-    let snap = plan.snap;
-    let mut score_cache = HashMap::default();
-    for id in super::scoped_active_pods(plan) {
-        let pod = snap.pod(id);
-        let Some(node) = pod.node else { continue };
-        let node_info = snap.node(node);
-        if required
-            && pod.has_node_constraints()
-            && !node_selector_matches(pod, &node_info.name, &node_info.labels)
-        {
-            if fits_other(plan, id, node, |_| true) {
-                plan.try_evict(
-                    id,
-                    format!(
-                        "node {} no longer matches the pod's required node affinity",
-                        node_info.name
-                    ),
-                );
-            } else {
-                count_no_fit(plan, id);
-            }
-            continue;
+#[derive(Debug, Clone)]
+pub struct NodeAffinity {
+    required: bool,
+    preferred: bool,
+}
+
+impl Strategy for NodeAffinity {
+    const NAME: &'static str = "RemovePodsViolatingNodeAffinity";
+    type Spec = api::NodeAffinityParams;
+
+    fn spec(all: &api::Strategies) -> Option<&api::Strategy<Self::Spec>> {
+        all.remove_pods_violating_node_affinity.as_ref()
+    }
+
+    fn parse(spec: &Self::Spec, at: &str, errs: &mut Errors) -> Option<Self> {
+        let types = spec
+            .node_affinity_type
+            .clone()
+            .unwrap_or_else(|| vec![NodeAffinityType::Required]);
+        if types.is_empty() {
+            errs.push(
+                format!("{at}.nodeAffinityType"),
+                "must name at least one affinity type",
+            );
+            return None;
         }
-        if preferred {
-            let Some(scores) = preferred_scores(snap, id, &mut score_cache) else {
-                continue;
-            };
-            let current = scores.of_node[node];
-            // No node scores higher than this one: nothing to look for.
-            if current >= scores.max {
+        Some(Self {
+            required: types.contains(&NodeAffinityType::Required),
+            preferred: types.contains(&NodeAffinityType::Preferred),
+        })
+    }
+
+    fn run(&self, ledger: &mut Ledger<'_>) {
+        let Self {
+            required,
+            preferred,
+        } = *self;
+        let snap = ledger.snap;
+        let mut score_cache = HashMap::default();
+        for id in super::scoped_active_pods(ledger) {
+            let pod = snap.pod(id);
+            let Some(node) = pod.node else { continue };
+            let node_info = snap.node(node);
+            if required
+                && pod.has_node_constraints()
+                && !node_selector_matches(pod, &node_info.name, &node_info.labels)
+            {
+                if fits_other(ledger, id, node, |_| true) {
+                    ledger.try_evict(
+                        id,
+                        format!(
+                            "node {} no longer matches the pod's required node affinity",
+                            node_info.name
+                        ),
+                    );
+                } else {
+                    count_no_fit(ledger, id);
+                }
                 continue;
             }
-            let better = |n: NodeId| scores.of_node[n] > current;
-            if fits_other(plan, id, node, better) {
-                plan.try_evict(
-                    id,
-                    format!(
-                        "another node scores higher than {} on the pod's preferred node affinity",
-                        node_info.name
-                    ),
-                );
+            if preferred {
+                let Some(scores) = preferred_scores(snap, id, &mut score_cache) else {
+                    continue;
+                };
+                let current = scores.of_node[node];
+                // No node scores higher than this one: nothing to look for.
+                if current >= scores.max {
+                    continue;
+                }
+                let better = |n: NodeId| scores.of_node[n] > current;
+                if fits_other(ledger, id, node, better) {
+                    ledger.try_evict(
+                        id,
+                        format!(
+                            "another node scores higher than {} on the pod's preferred node affinity",
+                            node_info.name
+                        ),
+                    );
+                }
             }
         }
     }
 }
 
-fn fits_other(plan: &Plan<'_>, id: PodId, own: NodeId, extra: impl Fn(NodeId) -> bool) -> bool {
-    (0..plan.snap.nodes.len()).any(|n| n != own && extra(n) && plan.fits(id, n))
+fn fits_other(ledger: &Ledger<'_>, id: PodId, own: NodeId, extra: impl Fn(NodeId) -> bool) -> bool {
+    ledger
+        .snap
+        .node_ids()
+        .any(|n| n != own && extra(n) && ledger.fits(id, n))
 }
 
-/// A pod with no other place to go is a candidate the plan could not take;
+/// A pod with no other place to go is a candidate the ledger could not take;
 /// one that is not evictable anyway is counted under that rule instead.
-fn count_no_fit(plan: &mut Plan<'_>, id: PodId) {
-    if plan.in_scope(id) && !plan.is_evicted(id) {
-        let reason = plan.evictable(id).err().unwrap_or(SkipReason::NoFit);
-        let _: Outcome = plan.record_skip(reason);
+fn count_no_fit(ledger: &mut Ledger<'_>, id: PodId) {
+    if ledger.in_scope(id) && !ledger.is_evicted(id) {
+        let reason = ledger.evictable(id).err().unwrap_or(SkipReason::NoFit);
+        let _: Outcome = ledger.record_skip(reason);
     }
 }
 
 /// Every node's score on a set of preferred terms, and the highest.
 struct Scores {
-    of_node: Vec<i64>,
+    of_node: PerNode<i64>,
     max: i64,
 }
 
@@ -98,10 +133,8 @@ fn preferred_scores(
     let terms = preferred_terms(snap, pod)?;
     let key = serde_json::to_string(terms).unwrap_or_default();
     let scores = cache.entry(key).or_insert_with(|| {
-        let of_node: Vec<i64> = (0..snap.nodes.len())
-            .map(|n| score(terms, snap, n))
-            .collect();
-        let max = of_node.iter().copied().max().unwrap_or(0);
+        let of_node: PerNode<i64> = snap.node_ids().map(|n| score(terms, snap, n)).collect();
+        let max = of_node.values().copied().max().unwrap_or(0);
         Rc::new(Scores { of_node, max })
     });
     Some(scores.clone())

@@ -1,41 +1,80 @@
 //! PodLifeTime: evicts pods older than a maximum age, oldest first, optionally
 //! only those in given states.
 
-use crate::api::PodState;
-use crate::plan::Plan;
-use crate::policy::StrategyParams;
+use super::Strategy;
+use crate::api;
+use crate::plan::Ledger;
 use crate::snapshot::PodInfo;
+use crate::validation::Errors;
 
-pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
-    let StrategyParams::PodLifeTime {
-        max_pod_life_time_seconds,
-        states,
-    } = params
-    else {
-        return;
-    };
-    let snap = plan.snap;
-    let mut candidates: Vec<_> = super::scoped_active_pods(plan)
-        .into_iter()
-        .filter_map(|id| {
-            let pod = snap.pod(id);
-            let created = pod.created?;
-            let age = (snap.now - created).num_seconds();
-            (age > *max_pod_life_time_seconds && (states.is_empty() || matches_state(pod, states)))
-                .then_some((pod.prefer_no_eviction, created, id, age))
+#[derive(Debug, Clone)]
+pub struct PodLifeTime {
+    max_pod_life_time_seconds: i64,
+    /// Phases and container waiting reasons, as the pod's status spells them.
+    states: Vec<&'static str>,
+}
+
+impl Strategy for PodLifeTime {
+    const NAME: &'static str = "PodLifeTime";
+    type Spec = api::PodLifeTimeParams;
+
+    fn spec(all: &api::Strategies) -> Option<&api::Strategy<Self::Spec>> {
+        all.pod_life_time.as_ref()
+    }
+
+    fn parse(spec: &Self::Spec, at: &str, errs: &mut Errors) -> Option<Self> {
+        let l = spec.pod_life_time.clone().unwrap_or_default();
+        let field = format!("{at}.podLifeTime.maxPodLifeTimeSeconds");
+        let max = match l.max_pod_life_time_seconds {
+            None => {
+                errs.push(field, "is required");
+                return None;
+            }
+            Some(s) if s < 1 => {
+                errs.push(field, format!("{s} must be at least 1"));
+                return None;
+            }
+            Some(s) => s,
+        };
+        let mut states = l.states.unwrap_or_default();
+        states.extend(l.pod_status_phases.unwrap_or_default());
+        states.sort();
+        states.dedup();
+        Some(Self {
+            max_pod_life_time_seconds: max,
+            states: states.into_iter().map(api::PodState::as_str).collect(),
         })
-        .collect();
-    // Oldest first (prefer-no-eviction pods last); the id breaks ties in (namespace, name) order.
-    candidates.sort();
-    for (_, _, id, age) in candidates {
-        plan.try_evict(
-            id,
-            format!("age {age}s exceeds {max_pod_life_time_seconds}s"),
-        );
+    }
+
+    fn run(&self, ledger: &mut Ledger<'_>) {
+        let Self {
+            max_pod_life_time_seconds,
+            states,
+        } = self;
+        let snap = ledger.snap;
+        let mut candidates: Vec<_> = super::scoped_active_pods(ledger)
+            .into_iter()
+            .filter_map(|id| {
+                let pod = snap.pod(id);
+                let created = pod.created?;
+                let age = (snap.now - created).num_seconds();
+                (age > *max_pod_life_time_seconds
+                    && (states.is_empty() || matches_state(pod, states)))
+                .then_some((pod.prefer_no_eviction, created, id, age))
+            })
+            .collect();
+        // Oldest first (prefer-no-eviction pods last); the id breaks ties in (namespace, name) order.
+        candidates.sort();
+        for (_, _, id, age) in candidates {
+            ledger.try_evict(
+                id,
+                format!("age {age}s exceeds {max_pod_life_time_seconds}s"),
+            );
+        }
     }
 }
 
-fn matches_state(pod: &PodInfo, states: &[PodState]) -> bool {
+fn matches_state(pod: &PodInfo, states: &[&str]) -> bool {
     let phase = pod.phase.as_str();
     let waiting = pod
         .init_container_statuses()
@@ -43,12 +82,21 @@ fn matches_state(pod: &PodInfo, states: &[PodState]) -> bool {
         .chain(pod.container_statuses())
         .filter_map(|c| c.state.as_ref()?.waiting.as_ref()?.reason.as_deref());
     let mut observed = std::iter::once(phase).chain(waiting);
-    observed.any(|s| states.iter().any(|st| st.as_str() == s))
+    observed.any(|s| states.contains(&s))
 }
 
 #[cfg(test)]
 mod tests {
     use crate::testing::*;
+
+    #[test]
+    fn states_and_their_alias_are_merged() {
+        let p: super::PodLifeTime = params(
+            "{podLifeTime: {maxPodLifeTimeSeconds: 60, states: [Running, CrashLoopBackOff], podStatusPhases: [Pending, Running]}}",
+        );
+        assert_eq!(p.max_pod_life_time_seconds, 60);
+        assert_eq!(p.states, ["Running", "Pending", "CrashLoopBackOff"]);
+    }
 
     fn run(params: &str, pods: Vec<PodB>) -> Vec<String> {
         let yaml = format!(

@@ -4,102 +4,125 @@
 
 use foldhash::HashMap;
 
-use crate::eligibility::eviction_order;
-use crate::nodefit::{node_selector_matches, required_node_affinity};
-use crate::plan::Plan;
-use crate::policy::StrategyParams;
+use super::Strategy;
+use crate::api;
+use crate::plan::Ledger;
+use crate::plan::eligibility::eviction_order;
+use crate::plan::nodefit::{node_selector_matches, required_node_affinity};
 use crate::selectors::tolerates_all;
 use crate::snapshot::{NodeId, OwnerRef, PodId};
+use crate::validation::Errors;
 
 /// Owner identity: the controller plus the sorted container images.
 type OwnerKey<'a> = (&'a OwnerRef, Vec<&'a str>);
 
-pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
-    let StrategyParams::RemoveDuplicates {
-        exclude_owner_kinds,
-    } = params
-    else {
-        return;
-    };
-    let snap = plan.snap;
-    // owner -> (node, pod), in the order met: node by node. Hashed rather than
-    // ordered by the owner's strings, which cost a comparison of strings per
-    // pod; sorted once per owner below.
-    let mut groups: HashMap<OwnerKey<'_>, Vec<(NodeId, PodId)>> = HashMap::default();
-    for id in super::scoped_active_pods(plan) {
-        let pod = snap.pod(id);
-        let (Some(owner), Some(node)) = (&pod.owner, pod.node) else {
-            continue;
-        };
-        if exclude_owner_kinds.contains(&owner.kind) || plan.evictable(id).is_err() {
-            continue;
-        }
-        let mut images: Vec<&str> = pod
-            .spec()
-            .containers
-            .iter()
-            .filter_map(|c| c.image.as_deref())
-            .collect();
-        images.sort_unstable();
-        groups.entry((owner, images)).or_default().push((node, id));
+#[derive(Debug, Clone)]
+pub struct RemoveDuplicates {
+    exclude_owner_kinds: Vec<String>,
+}
+
+impl Strategy for RemoveDuplicates {
+    const NAME: &'static str = "RemoveDuplicates";
+    type Spec = api::RemoveDuplicatesParams;
+
+    fn spec(all: &api::Strategies) -> Option<&api::Strategy<Self::Spec>> {
+        all.remove_duplicates.as_ref()
     }
-    let mut groups: Vec<(OwnerKey<'_>, Vec<(NodeId, PodId)>)> = groups.into_iter().collect();
-    groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let processed: Vec<NodeId> = plan.processed_nodes().collect();
-    let mut feasible_by_constraints: HashMap<String, usize> = HashMap::default();
-    for ((owner, _), mut placed) in groups {
-        // Stable: within a node, pods keep the order they were met in.
-        placed.sort_by_key(|&(node, _)| node);
-        let by_node: Vec<&[(NodeId, PodId)]> = placed.chunk_by(|a, b| a.0 == b.0).collect();
-        if by_node.iter().all(|pods| pods.len() < 2) {
-            continue;
-        }
-        let sample = placed[0].1;
-        let pod = snap.pod(sample);
-        let spec = pod.spec();
-        // Owners mostly share their tolerations and node constraints: count the
-        // feasible nodes once per distinct set (once per owner was quadratic).
-        let key = serde_json::to_string(&(
-            &spec.tolerations,
-            &spec.node_selector,
-            required_node_affinity(pod),
-        ))
-        .unwrap_or_default();
-        let feasible = *feasible_by_constraints.entry(key).or_insert_with(|| {
-            let tolerations = spec.tolerations.as_deref().unwrap_or_default();
-            processed
-                .iter()
-                .filter(|&&n| {
-                    let node = snap.node(n);
-                    tolerates_all(tolerations, &node.taints, &["NoSchedule", "NoExecute"])
-                        && node_selector_matches(pod, &node.name, &node.labels)
-                })
-                .count()
-        });
-        if feasible < 2 {
-            continue;
-        }
-        let total = placed.len();
-        let upper_avg = total.div_ceil(feasible);
-        for pods in by_node {
-            if pods.len() <= upper_avg {
+
+    fn parse(spec: &Self::Spec, _at: &str, _errs: &mut Errors) -> Option<Self> {
+        Some(Self {
+            exclude_owner_kinds: spec
+                .remove_duplicates
+                .as_ref()
+                .and_then(|r| r.exclude_owner_kinds.clone())
+                .unwrap_or_default(),
+        })
+    }
+
+    fn run(&self, ledger: &mut Ledger<'_>) {
+        let Self {
+            exclude_owner_kinds,
+        } = self;
+        let snap = ledger.snap;
+        // owner -> (node, pod), in the order met: node by node. Hashed rather than
+        // ordered by the owner's strings, which cost a comparison of strings per
+        // pod; sorted once per owner below.
+        let mut groups: HashMap<OwnerKey<'_>, Vec<(NodeId, PodId)>> = HashMap::default();
+        for id in super::scoped_active_pods(ledger) {
+            let pod = snap.pod(id);
+            let (Some(owner), Some(node)) = (&pod.owner, pod.node) else {
+                continue;
+            };
+            if exclude_owner_kinds.contains(&owner.kind) || ledger.evictable(id).is_err() {
                 continue;
             }
-            let node = pods[0].0;
-            let mut pods: Vec<PodId> = pods.iter().map(|&(_, p)| p).collect();
-            pods.sort_by_key(|&p| (eviction_order(snap, p), p));
-            let extra = pods.len() - upper_avg;
-            for id in pods.into_iter().take(extra) {
-                plan.try_evict(
-                    id,
-                    format!(
-                        "{} {}/{} has more than {upper_avg} pods on {}",
-                        owner.kind,
-                        owner.namespace,
-                        owner.name,
-                        snap.node(node).name
-                    ),
-                );
+            let mut images: Vec<&str> = pod
+                .spec()
+                .containers
+                .iter()
+                .filter_map(|c| c.image.as_deref())
+                .collect();
+            images.sort_unstable();
+            groups.entry((owner, images)).or_default().push((node, id));
+        }
+        let mut groups: Vec<(OwnerKey<'_>, Vec<(NodeId, PodId)>)> = groups.into_iter().collect();
+        groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let processed: Vec<NodeId> = ledger.processed_nodes().collect();
+        let mut feasible_by_constraints: HashMap<String, usize> = HashMap::default();
+        for ((owner, _), mut placed) in groups {
+            // Stable: within a node, pods keep the order they were met in.
+            placed.sort_by_key(|&(node, _)| node);
+            let by_node: Vec<&[(NodeId, PodId)]> = placed.chunk_by(|a, b| a.0 == b.0).collect();
+            if by_node.iter().all(|pods| pods.len() < 2) {
+                continue;
+            }
+            let sample = placed[0].1;
+            let pod = snap.pod(sample);
+            let spec = pod.spec();
+            // Owners mostly share their tolerations and node constraints: count the
+            // feasible nodes once per distinct set (once per owner was quadratic).
+            let key = serde_json::to_string(&(
+                &spec.tolerations,
+                &spec.node_selector,
+                required_node_affinity(pod),
+            ))
+            .unwrap_or_default();
+            let feasible = *feasible_by_constraints.entry(key).or_insert_with(|| {
+                let tolerations = spec.tolerations.as_deref().unwrap_or_default();
+                processed
+                    .iter()
+                    .filter(|&&n| {
+                        let node = snap.node(n);
+                        tolerates_all(tolerations, &node.taints, &["NoSchedule", "NoExecute"])
+                            && node_selector_matches(pod, &node.name, &node.labels)
+                    })
+                    .count()
+            });
+            if feasible < 2 {
+                continue;
+            }
+            let total = placed.len();
+            let upper_avg = total.div_ceil(feasible);
+            for pods in by_node {
+                if pods.len() <= upper_avg {
+                    continue;
+                }
+                let node = pods[0].0;
+                let mut pods: Vec<PodId> = pods.iter().map(|&(_, p)| p).collect();
+                pods.sort_by_key(|&p| (eviction_order(snap, p), p));
+                let extra = pods.len() - upper_avg;
+                for id in pods.into_iter().take(extra) {
+                    ledger.try_evict(
+                        id,
+                        format!(
+                            "{} {}/{} has more than {upper_avg} pods on {}",
+                            owner.kind,
+                            owner.namespace,
+                            owner.name,
+                            snap.node(node).name
+                        ),
+                    );
+                }
             }
         }
     }

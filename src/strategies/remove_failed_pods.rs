@@ -1,51 +1,85 @@
 //! RemoveFailedPods: evicts pods in phase Failed, optionally only for given
 //! reasons, owner kinds and minimum age.
 
-use crate::plan::Plan;
-use crate::policy::StrategyParams;
+use super::Strategy;
+use crate::api;
+use crate::plan::Ledger;
 use crate::snapshot::{Phase, PodInfo};
+use crate::validation::Errors;
 
-pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
-    let StrategyParams::RemoveFailedPods {
-        reasons,
-        including_init_containers,
-        exclude_owner_kinds,
-        min_pod_lifetime_seconds,
-    } = params
-    else {
-        return;
-    };
-    let snap = plan.snap;
-    let mut candidates: Vec<_> = plan
-        .processed_nodes()
-        .flat_map(|n| snap.pods_on(n).iter().copied())
-        .filter(|&p| snap.pod(p).phase == Phase::Failed && plan.in_scope(p))
-        .collect();
-    super::preferred_last(plan, &mut candidates);
-    for id in candidates {
-        let pod = snap.pod(id);
-        if pod
-            .owner
-            .as_ref()
-            .is_some_and(|o| exclude_owner_kinds.contains(&o.kind))
+#[derive(Debug, Clone)]
+pub struct RemoveFailedPods {
+    reasons: Vec<String>,
+    including_init_containers: bool,
+    exclude_owner_kinds: Vec<String>,
+    min_pod_lifetime_seconds: Option<i64>,
+}
+
+impl Strategy for RemoveFailedPods {
+    const NAME: &'static str = "RemoveFailedPods";
+    type Spec = api::RemoveFailedPodsParams;
+
+    fn spec(all: &api::Strategies) -> Option<&api::Strategy<Self::Spec>> {
+        all.remove_failed_pods.as_ref()
+    }
+
+    fn parse(spec: &Self::Spec, at: &str, errs: &mut Errors) -> Option<Self> {
+        let f = spec.failed_pods.clone().unwrap_or_default();
+        if let Some(s) = f.min_pod_lifetime_seconds
+            && s < 0
         {
-            continue;
+            errs.push(
+                format!("{at}.failedPods.minPodLifetimeSeconds"),
+                format!("{s} is negative"),
+            );
         }
-        if let Some(min) = min_pod_lifetime_seconds {
-            let since = pod.started.or(pod.created);
-            if since.is_none_or(|t| (snap.now - t).num_seconds() < *min) {
+        Some(Self {
+            reasons: f.reasons.unwrap_or_default(),
+            including_init_containers: f.including_init_containers.unwrap_or(false),
+            exclude_owner_kinds: f.exclude_owner_kinds.unwrap_or_default(),
+            min_pod_lifetime_seconds: f.min_pod_lifetime_seconds,
+        })
+    }
+
+    fn run(&self, ledger: &mut Ledger<'_>) {
+        let Self {
+            reasons,
+            including_init_containers,
+            exclude_owner_kinds,
+            min_pod_lifetime_seconds,
+        } = self;
+        let snap = ledger.snap;
+        let mut candidates: Vec<_> = ledger
+            .processed_nodes()
+            .flat_map(|n| snap.pods_on(n).iter().copied())
+            .filter(|&p| snap.pod(p).phase == Phase::Failed && ledger.in_scope(p))
+            .collect();
+        super::preferred_last(ledger, &mut candidates);
+        for id in candidates {
+            let pod = snap.pod(id);
+            if pod
+                .owner
+                .as_ref()
+                .is_some_and(|o| exclude_owner_kinds.contains(&o.kind))
+            {
                 continue;
             }
-        }
-        let matched = if reasons.is_empty() {
-            Some(pod.status_reason().unwrap_or("Failed").to_string())
-        } else {
-            failure_reasons(pod, *including_init_containers)
-                .find(|r| reasons.iter().any(|want| want == r))
-                .map(str::to_string)
-        };
-        if let Some(reason) = matched {
-            plan.try_evict(id, format!("pod failed ({reason})"));
+            if let Some(min) = min_pod_lifetime_seconds {
+                let since = pod.started.or(pod.created);
+                if since.is_none_or(|t| (snap.now - t).num_seconds() < *min) {
+                    continue;
+                }
+            }
+            let matched = if reasons.is_empty() {
+                Some(pod.status_reason().unwrap_or("Failed").to_string())
+            } else {
+                failure_reasons(pod, *including_init_containers)
+                    .find(|r| reasons.iter().any(|want| want == r))
+                    .map(str::to_string)
+            };
+            if let Some(reason) = matched {
+                ledger.try_evict(id, format!("pod failed ({reason})"));
+            }
         }
     }
 }

@@ -1,28 +1,64 @@
 //! RemovePodsHavingTooManyRestarts: evicts pods whose containers restarted at
 //! least `podRestartThreshold` times in total.
 
-use crate::plan::Plan;
-use crate::policy::StrategyParams;
+use super::Strategy;
+use crate::api;
+use crate::plan::Ledger;
+use crate::validation::Errors;
 
-pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
-    let StrategyParams::TooManyRestarts {
-        threshold,
-        including_init_containers,
-    } = params
-    else {
-        return;
-    };
-    let snap = plan.snap;
-    for id in super::scoped_active_pods(plan) {
-        let pod = snap.pod(id);
-        let restarts = pod.restarts
-            + if *including_init_containers {
-                pod.init_restarts
-            } else {
-                0
-            };
-        if restarts >= i64::from(*threshold) {
-            plan.try_evict(id, format!("{restarts} restarts (threshold {threshold})"));
+#[derive(Debug, Clone)]
+pub struct TooManyRestarts {
+    threshold: i32,
+    including_init_containers: bool,
+}
+
+impl Strategy for TooManyRestarts {
+    const NAME: &'static str = "RemovePodsHavingTooManyRestarts";
+    type Spec = api::TooManyRestartsParams;
+
+    fn spec(all: &api::Strategies) -> Option<&api::Strategy<Self::Spec>> {
+        all.remove_pods_having_too_many_restarts.as_ref()
+    }
+
+    fn parse(spec: &Self::Spec, at: &str, errs: &mut Errors) -> Option<Self> {
+        let r = spec
+            .pods_having_too_many_restarts
+            .clone()
+            .unwrap_or_default();
+        let field = format!("{at}.podsHavingTooManyRestarts.podRestartThreshold");
+        match r.pod_restart_threshold {
+            None => {
+                errs.push(field, "is required");
+                None
+            }
+            Some(t) if t < 1 => {
+                errs.push(field, format!("{t} must be at least 1"));
+                None
+            }
+            Some(threshold) => Some(Self {
+                threshold,
+                including_init_containers: r.including_init_containers.unwrap_or(false),
+            }),
+        }
+    }
+
+    fn run(&self, ledger: &mut Ledger<'_>) {
+        let Self {
+            threshold,
+            including_init_containers,
+        } = self;
+        let snap = ledger.snap;
+        for id in super::scoped_active_pods(ledger) {
+            let pod = snap.pod(id);
+            let restarts = pod.restarts
+                + if *including_init_containers {
+                    pod.init_restarts
+                } else {
+                    0
+                };
+            if restarts >= i64::from(*threshold) {
+                ledger.try_evict(id, format!("{restarts} restarts (threshold {threshold})"));
+            }
         }
     }
 }

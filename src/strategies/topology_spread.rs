@@ -10,14 +10,21 @@ use std::rc::Rc;
 
 use k8s_openapi::api::core::v1::TopologySpreadConstraint;
 
-use crate::eligibility::{SkipReason, eviction_order};
-use crate::nodefit::{node_selector_matches, required_node_affinity};
-use crate::plan::Plan;
-use crate::policy::StrategyParams;
-use crate::selectors::{Selector, tolerates_all};
-use crate::snapshot::{NodeId, PodId, PodInfo};
-
+use super::Strategy;
 use super::label_index::LabelIndex;
+use crate::api;
+use crate::plan::Ledger;
+use crate::plan::eligibility::{SkipReason, eviction_order};
+use crate::plan::nodefit::{node_selector_matches, required_node_affinity};
+use crate::selectors::{Selector, tolerates_all};
+use crate::snapshot::{NodeId, PerNode, PodId, PodInfo};
+use crate::validation::Errors;
+
+#[derive(Debug, Clone)]
+pub struct TopologySpread {
+    include_soft_constraints: bool,
+    topology_balance_node_fit: bool,
+}
 
 /// A constraint as it applies to the pods that carry it; matchLabelKeys are
 /// resolved into the selector, so one constraint can split into several.
@@ -29,38 +36,52 @@ struct Constraint<'a> {
     carrier: PodId,
 }
 
-pub fn run(plan: &mut Plan<'_>, params: &StrategyParams) {
-    let StrategyParams::TopologySpread {
-        include_soft_constraints,
-        topology_balance_node_fit,
-    } = *params
-    else {
-        return;
-    };
-    let snap = plan.snap;
-    let namespaces: Vec<&String> = snap
-        .namespaces
-        .keys()
-        .chain(snap.pods.iter().map(|p| &p.namespace))
-        .collect();
-    let mut namespaces: Vec<&String> = namespaces
-        .into_iter()
-        .filter(|ns| plan.common().namespaces.allows(ns))
-        .collect();
-    namespaces.sort();
-    namespaces.dedup();
-    let mut domains = DomainCache::default();
-    for ns in namespaces {
-        let mut labels = LabelIndex::default();
-        for c in constraints_in(plan, ns, include_soft_constraints) {
-            balance(
-                plan,
-                ns,
-                &c,
-                topology_balance_node_fit,
-                &mut domains,
-                &mut labels,
-            );
+impl Strategy for TopologySpread {
+    const NAME: &'static str = "RemovePodsViolatingTopologySpreadConstraint";
+    type Spec = api::TopologySpreadParams;
+
+    fn spec(all: &api::Strategies) -> Option<&api::Strategy<Self::Spec>> {
+        all.remove_pods_violating_topology_spread_constraint
+            .as_ref()
+    }
+
+    fn parse(spec: &Self::Spec, _at: &str, _errs: &mut Errors) -> Option<Self> {
+        Some(Self {
+            include_soft_constraints: spec.include_soft_constraints.unwrap_or(false),
+            topology_balance_node_fit: spec.topology_balance_node_fit.unwrap_or(true),
+        })
+    }
+
+    fn run(&self, ledger: &mut Ledger<'_>) {
+        let Self {
+            include_soft_constraints,
+            topology_balance_node_fit,
+        } = *self;
+        let snap = ledger.snap;
+        let namespaces: Vec<&String> = snap
+            .namespaces
+            .keys()
+            .chain(snap.pods.values().map(|p| &p.namespace))
+            .collect();
+        let mut namespaces: Vec<&String> = namespaces
+            .into_iter()
+            .filter(|ns| ledger.common().namespaces.allows(ns))
+            .collect();
+        namespaces.sort();
+        namespaces.dedup();
+        let mut domains = DomainCache::default();
+        for ns in namespaces {
+            let mut labels = LabelIndex::default();
+            for c in constraints_in(ledger, ns, include_soft_constraints) {
+                balance(
+                    ledger,
+                    ns,
+                    &c,
+                    topology_balance_node_fit,
+                    &mut domains,
+                    &mut labels,
+                );
+            }
         }
     }
 }
@@ -78,13 +99,13 @@ struct DomainNodes {
     /// (topology value, processed nodes with it), by value.
     domains: Vec<(String, Vec<NodeId>)>,
     /// Index into `domains` of every node; None when the node is in none.
-    of_node: Vec<Option<usize>>,
+    of_node: PerNode<Option<usize>>,
 }
 
 impl DomainCache {
     fn get(
         &mut self,
-        plan: &Plan<'_>,
+        ledger: &Ledger<'_>,
         key: &str,
         carrier: &PodInfo,
         honor_affinity: bool,
@@ -99,7 +120,7 @@ impl DomainCache {
             .entry(cache_key)
             .or_insert_with(|| {
                 Rc::new(domain_nodes(
-                    plan,
+                    ledger,
                     key,
                     carrier,
                     honor_affinity,
@@ -111,16 +132,16 @@ impl DomainCache {
 }
 
 fn domain_nodes(
-    plan: &Plan<'_>,
+    ledger: &Ledger<'_>,
     key: &str,
     carrier: &PodInfo,
     honor_affinity: bool,
     honor_taints: bool,
 ) -> DomainNodes {
-    let snap = plan.snap;
+    let snap = ledger.snap;
     let tolerations = carrier.spec().tolerations.as_deref().unwrap_or_default();
     let mut by_value: BTreeMap<String, Vec<NodeId>> = BTreeMap::new();
-    for n in plan.processed_nodes() {
+    for n in ledger.processed_nodes() {
         let node = snap.node(n);
         let Some(value) = node.labels.get(key) else {
             continue;
@@ -133,7 +154,7 @@ fn domain_nodes(
         }
         by_value.entry(value.clone()).or_default().push(n);
     }
-    let mut of_node = vec![None; snap.nodes.len()];
+    let mut of_node = PerNode::filled(snap.nodes.len(), None);
     let domains: Vec<(String, Vec<NodeId>)> = by_value.into_iter().collect();
     for (i, (_, nodes)) in domains.iter().enumerate() {
         for &n in nodes {
@@ -143,16 +164,16 @@ fn domain_nodes(
     DomainNodes { domains, of_node }
 }
 
-fn constraints_in<'a>(plan: &Plan<'a>, ns: &str, include_soft: bool) -> Vec<Constraint<'a>> {
-    let snap = plan.snap;
+fn constraints_in<'a>(ledger: &Ledger<'a>, ns: &str, include_soft: bool) -> Vec<Constraint<'a>> {
+    let snap = ledger.snap;
     let mut seen: BTreeMap<String, Constraint<'a>> = BTreeMap::new();
     let mut previous: Option<&PodInfo> = None;
     for &id in snap.pods_in_namespace(ns) {
         let pod = snap.pod(id);
         if pod.phase.is_terminal()
             || pod.terminating
-            || plan.is_evicted(id)
-            || !pod.node.is_some_and(|n| plan.is_processed(n))
+            || ledger.is_evicted(id)
+            || !pod.node.is_some_and(|n| ledger.is_processed(n))
         {
             continue;
         }
@@ -214,20 +235,20 @@ struct Domain {
 }
 
 fn balance(
-    plan: &mut Plan<'_>,
+    ledger: &mut Ledger<'_>,
     ns: &str,
     c: &Constraint<'_>,
     balance_node_fit: bool,
     cache: &mut DomainCache,
     labels: &mut LabelIndex,
 ) {
-    let snap = plan.snap;
+    let snap = ledger.snap;
     let carrier = snap.pod(c.carrier);
     let key = &c.spec.topology_key;
     let honor_affinity = c.spec.node_affinity_policy.as_deref() != Some("Ignore");
     let honor_taints = c.spec.node_taints_policy.as_deref() == Some("Honor");
 
-    let nodes = cache.get(plan, key, carrier, honor_affinity, honor_taints);
+    let nodes = cache.get(ledger, key, carrier, honor_affinity, honor_taints);
     if nodes.domains.len() < 2 {
         return;
     }
@@ -240,7 +261,7 @@ fn balance(
         .filter_map(|p| {
             let pod = snap.pod(p);
             let d = pod.node.and_then(|n| nodes.of_node[n])?;
-            (!plan.is_evicted(p)
+            (!ledger.is_evicted(p)
                 && !pod.phase.is_terminal()
                 && !pod.terminating
                 && c.selector.matches(pod.labels()))
@@ -290,7 +311,7 @@ fn balance(
     // nodeSelector or affinity, then lower priority.
     for d in &mut domains {
         d.pods.sort_by_cached_key(|&p| {
-            let evictable = plan.in_scope(p) && plan.evictable(p).is_ok();
+            let evictable = ledger.in_scope(p) && ledger.evictable(p).is_ok();
             (
                 evictable,
                 snap.pod(p).has_node_constraints(),
@@ -340,17 +361,17 @@ fn balance(
         for &p in moved.iter().rev() {
             // A pod that is not evictable anyway is counted under its rule by try_evict.
             if balance_node_fit
-                && plan.evictable(p).is_ok()
+                && ledger.evictable(p).is_ok()
                 && !below_avg_nodes
                     .iter()
-                    .any(|&n| Some(n) != snap.pod(p).node && plan.fits(p, n))
+                    .any(|&n| Some(n) != snap.pod(p).node && ledger.fits(p, n))
             {
-                if plan.in_scope(p) && !plan.is_evicted(p) {
-                    plan.record_skip(SkipReason::NoFit);
+                if ledger.in_scope(p) && !ledger.is_evicted(p) {
+                    ledger.record_skip(SkipReason::NoFit);
                 }
                 continue;
             }
-            plan.try_evict(p, reason.clone());
+            ledger.try_evict(p, reason.clone());
         }
         domains[i].pods.extend(moved);
     }

@@ -294,7 +294,7 @@ fn cel_and_code_validation_agree() {
             let parsed: descheduler::api::DeschedulerPolicySpec =
                 serde_json::from_value(spec).expect("spec deserializes");
             assert!(
-                descheduler::api::validate(&parsed, &lookup).is_err(),
+                descheduler::policy::validate(&parsed, &lookup).is_err(),
                 "{what}: CEL rejects it but api::validate accepts it"
             );
         }

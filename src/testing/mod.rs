@@ -22,10 +22,13 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, OwnerReference, Time};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::api::{DeschedulerPolicySpec, validate};
-use crate::plan::{self, PlanResult, StrategyTally};
-use crate::policy::Policy;
+use crate::api::DeschedulerPolicySpec;
+use crate::engine;
+use crate::plan::{EvictionPlan, StrategyTally};
+use crate::policy::{Policy, validate};
 use crate::snapshot::{ClusterObjects, Snapshot};
+use crate::strategies::Strategy;
+use crate::validation::Errors;
 
 /// The fixed clock of every test: 2027-01-15T08:00:00Z.
 pub const NOW: i64 = 1_800_000_000;
@@ -707,14 +710,30 @@ impl Cluster {
     /// Validates the policy and plans one run against a snapshot taken at [`NOW`].
     pub fn run(&self, yaml: &str) -> Run {
         let snap = self.snapshot();
-        let result = plan::plan(&snap, &self.policy(yaml));
+        let result = engine::plan(&snap, &self.policy(yaml));
         Run { snap, result }
     }
 }
 
 pub struct Run {
     pub snap: Snapshot,
-    pub result: PlanResult,
+    pub result: EvictionPlan,
+}
+
+/// One strategy's params, parsed from the YAML of its `params` by its own
+/// parse; panics with the field errors when they are invalid.
+pub fn params<S: Strategy>(yaml: &str) -> S
+where
+    S::Spec: serde::de::DeserializeOwned,
+{
+    let spec: S::Spec = serde_yaml_ng::from_str(yaml)
+        .unwrap_or_else(|e| panic!("test params do not parse: {e}\n{yaml}"));
+    let mut errs = Errors::default();
+    let parsed = S::parse(&spec, "params", &mut errs);
+    match (errs.into_result(()), parsed) {
+        (Ok(()), Some(p)) => p,
+        (result, _) => panic!("test params are invalid: {result:?}\n{yaml}"),
+    }
 }
 
 impl Run {

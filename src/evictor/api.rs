@@ -1,47 +1,57 @@
-//! The Eviction API (`POST pods/NAME/eviction`) and what its answers mean.
+//! The Eviction API (`POST pods/NAME/eviction`) and what its answers mean,
+//! behind the cluster-wide rate limit and the leader / shutdown gate.
 
+use std::sync::Arc;
+
+use governor::DefaultDirectRateLimiter;
 use k8s_openapi::api::core::v1::Pod;
-use kube::Api;
 use kube::api::{DeleteParams, EvictParams};
+use kube::{Api, Client};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
-/// What happened to one planned eviction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EvictOutcome {
-    Evicted,
-    /// Dry run: nothing was sent.
-    WouldEvict,
-    /// HTTP 429 from a PodDisruptionBudget (or blocked in the plan's simulation).
-    Blocked,
-    /// HTTP 404: the pod is already gone. Not an error, not counted as evicted.
-    Gone,
-    /// Any other error, with a short category for status and metrics.
-    Failed(FailureCategory),
-    /// Not attempted: the run stopped (leadership lost or shutting down).
-    NotAttempted,
+use super::{EvictOutcome, Evictor, FailureCategory};
+use crate::snapshot::PodInfo;
+
+/// Evicts through the API server while this process leads and is not shutting down.
+pub struct ApiEvictor {
+    pub client: Client,
+    pub grace_period_seconds: Option<i64>,
+    /// The cluster-wide `--max-evictions-per-minute`, shared by every policy.
+    pub limiter: Option<Arc<DefaultDirectRateLimiter>>,
+    pub leader: watch::Receiver<bool>,
+    pub shutdown: CancellationToken,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum FailureCategory {
-    Forbidden,
-    Conflict,
-    Throttled,
-    ServerError,
-    Timeout,
-    Connection,
-    Other,
-}
+impl ApiEvictor {
+    /// Whether evicting must stop now: leadership lost or shutting down.
+    fn must_stop(&self) -> bool {
+        self.shutdown.is_cancelled() || !*self.leader.borrow()
+    }
 
-impl FailureCategory {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailureCategory::Forbidden => "Forbidden",
-            FailureCategory::Conflict => "Conflict",
-            FailureCategory::Throttled => "Throttled",
-            FailureCategory::ServerError => "ServerError",
-            FailureCategory::Timeout => "Timeout",
-            FailureCategory::Connection => "Connection",
-            FailureCategory::Other => "Other",
+    async fn evict_pod(&self, namespace: String, name: String) -> EvictOutcome {
+        if self.must_stop() {
+            return EvictOutcome::NotAttempted;
         }
+        if let Some(limiter) = &self.limiter {
+            let mut leader = self.leader.clone();
+            let stopped = tokio::select! {
+                _ = limiter.until_ready() => false,
+                _ = self.shutdown.cancelled() => true,
+                _ = leader.wait_for(|is_leader| !is_leader) => true,
+            };
+            if stopped {
+                return EvictOutcome::NotAttempted;
+            }
+        }
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), &namespace);
+        evict(&api, &name, self.grace_period_seconds).await
+    }
+}
+
+impl Evictor for ApiEvictor {
+    fn evict(&self, pod: &PodInfo) -> impl Future<Output = EvictOutcome> + Send {
+        self.evict_pod(pod.namespace.clone(), pod.name.clone())
     }
 }
 
@@ -70,7 +80,7 @@ pub fn classify(err: &kube::Error) -> EvictOutcome {
 }
 
 /// Evicts one pod, honouring its PodDisruptionBudgets on the server side.
-pub async fn evict(api: &Api<Pod>, name: &str, grace_period_seconds: Option<i64>) -> EvictOutcome {
+async fn evict(api: &Api<Pod>, name: &str, grace_period_seconds: Option<i64>) -> EvictOutcome {
     let params = EvictParams {
         delete_options: grace_period_seconds.map(|g| DeleteParams {
             grace_period_seconds: Some(g.clamp(0, i64::from(u32::MAX)) as u32),

@@ -1,12 +1,18 @@
-//! Turns a plan into what people and programs read: the `simulate` report
-//! (SPEC §7) with node utilization before and after. Pure.
+//! What a run did, built purely from the plan and the evictor's outcomes
+//! (never from intentions alone): one [`RunReport`] for the operator's status,
+//! events and metrics and for `simulate`'s output ([`json`], [`events`],
+//! [`samples`] are views of it).
 
-use std::collections::BTreeMap;
+pub mod events;
+pub mod json;
+pub mod samples;
 
 use serde::Serialize;
 
-use crate::plan::{Eviction, PlanResult};
-use crate::snapshot::{Resources, Snapshot};
+use crate::api::{PlannedEviction, RunMode, RunResult, StrategyCounts};
+use crate::evictor::EvictOutcome;
+use crate::plan::{Eviction, EvictionPlan};
+use crate::snapshot::{PodId, Snapshot};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct EvictionEntry {
@@ -17,38 +23,7 @@ pub struct EvictionEntry {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Default)]
-pub struct StrategyEntry {
-    pub evicted: u32,
-    pub blocked: u32,
-    pub skipped: BTreeMap<String, u32>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct NodeEntry {
-    pub name: String,
-    /// Percent of allocatable requested, per resource.
-    pub before: BTreeMap<String, f64>,
-    pub after: BTreeMap<String, f64>,
-}
-
-/// The JSON document `simulate --output json` prints.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct Report {
-    pub evictions: Vec<EvictionEntry>,
-    pub blocked: Vec<EvictionEntry>,
-    /// Keyed by strategy name; only the enabled strategies, in run order when printed as a table.
-    pub strategies: BTreeMap<String, StrategyEntry>,
-    pub nodes: Vec<NodeEntry>,
-    /// Why the run did nothing, when it did nothing at all.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub run_skipped: Option<String>,
-    #[serde(skip)]
-    pub strategy_order: Vec<String>,
-}
-
-fn entry(snap: &Snapshot, e: &Eviction) -> EvictionEntry {
+pub(crate) fn entry(snap: &Snapshot, e: &Eviction) -> EvictionEntry {
     let pod = snap.pod(e.pod);
     EvictionEntry {
         namespace: pod.namespace.clone(),
@@ -59,78 +34,26 @@ fn entry(snap: &Snapshot, e: &Eviction) -> EvictionEntry {
     }
 }
 
-fn round1(v: f64) -> f64 {
-    (v * 10.0).round() / 10.0
-}
-
-fn utilization(used: &Resources, allocatable: &Resources) -> BTreeMap<String, f64> {
-    let mut names: Vec<&str> = vec!["cpu", "memory", "pods"];
-    names.extend(allocatable.other.iter().map(|(n, _)| n.as_str()));
-    names
-        .into_iter()
-        .map(|n| {
-            (
-                n.to_string(),
-                round1(Resources::percent(used.get(n), allocatable.get(n))),
-            )
-        })
-        .collect()
-}
-
-pub fn build(snap: &Snapshot, plan: &PlanResult) -> Report {
-    let nodes = snap
-        .nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| NodeEntry {
-            name: n.name.clone(),
-            before: utilization(snap.node_usage(i), &n.allocatable),
-            after: utilization(
-                plan.usage_after.get(i).unwrap_or(snap.node_usage(i)),
-                &n.allocatable,
-            ),
-        })
-        .collect();
-    Report {
-        evictions: plan.evictions.iter().map(|e| entry(snap, e)).collect(),
-        blocked: plan.blocked.iter().map(|e| entry(snap, e)).collect(),
-        strategies: plan
-            .strategies
-            .iter()
-            .map(|t| {
-                (
-                    t.name.to_string(),
-                    StrategyEntry {
-                        evicted: t.evicted,
-                        blocked: t.blocked,
-                        skipped: t.skipped.clone(),
-                    },
-                )
-            })
-            .collect(),
-        nodes,
-        run_skipped: plan.skipped_run.clone(),
-        strategy_order: plan.strategies.iter().map(|t| t.name.to_string()).collect(),
-    }
-}
-
 /// One planned eviction and what happened to it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Attempt {
-    pub pod: crate::snapshot::PodId,
+    pub pod: PodId,
     pub entry: EvictionEntry,
-    pub outcome: crate::evictor::EvictOutcome,
+    pub outcome: EvictOutcome,
 }
 
-/// What a run actually did: built from the plan and the evictor's outcomes,
-/// never from intentions alone.
+/// What a run actually did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunReport {
-    pub mode: crate::api::RunMode,
-    pub result: crate::api::RunResult,
+    pub mode: RunMode,
+    pub result: RunResult,
     pub message: Option<String>,
-    pub strategies: Vec<crate::api::StrategyCounts>,
+    /// One entry per strategy that ran, in run order.
+    pub strategies: Vec<StrategyCounts>,
+    /// Every planned eviction with its outcome, in plan order.
     pub attempts: Vec<Attempt>,
+    /// Candidates the simulated budgets refused (never sent).
+    pub blocked: Vec<(PodId, EvictionEntry)>,
 }
 
 /// The dry-run plan in status is capped so the object stays small.
@@ -140,13 +63,10 @@ impl RunReport {
     /// `outcomes[i]` is the outcome of `plan.evictions[i]`.
     pub fn build(
         snap: &Snapshot,
-        plan: &PlanResult,
-        outcomes: &[crate::evictor::EvictOutcome],
-        dry_run: bool,
+        plan: &EvictionPlan,
+        outcomes: &[EvictOutcome],
+        mode: RunMode,
     ) -> Self {
-        use crate::api::{RunMode, RunResult, StrategyCounts};
-        use crate::evictor::EvictOutcome;
-
         let mut strategies: Vec<StrategyCounts> = plan
             .strategies
             .iter()
@@ -209,29 +129,30 @@ impl RunReport {
             (None, false, false) => (RunResult::Succeeded, None),
         };
         RunReport {
-            mode: if dry_run {
-                RunMode::DryRun
-            } else {
-                RunMode::Evict
-            },
+            mode,
             result,
             message,
             strategies,
             attempts,
+            blocked: plan
+                .blocked
+                .iter()
+                .map(|e| (e.pod, entry(snap, e)))
+                .collect(),
         }
     }
 
-    pub fn total(&self, f: impl Fn(&crate::api::StrategyCounts) -> i64) -> i64 {
+    pub fn total(&self, f: impl Fn(&StrategyCounts) -> i64) -> i64 {
         self.strategies.iter().map(f).sum()
     }
 
     /// Dry run: the first evictions the run would make, for status.
-    pub fn plan_entries(&self) -> Vec<crate::api::PlannedEviction> {
+    pub fn plan_entries(&self) -> Vec<PlannedEviction> {
         self.attempts
             .iter()
-            .filter(|a| a.outcome == crate::evictor::EvictOutcome::WouldEvict)
+            .filter(|a| a.outcome == EvictOutcome::WouldEvict)
             .take(MAX_PLAN_ENTRIES)
-            .map(|a| crate::api::PlannedEviction {
+            .map(|a| PlannedEviction {
                 pod: format!("{}/{}", a.entry.namespace, a.entry.name),
                 node: a.entry.node.clone(),
                 strategy: a.entry.strategy.clone(),

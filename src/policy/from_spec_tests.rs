@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use super::*;
-use crate::policy::{NamespaceFilter, StrategyParams};
+use crate::plan::NamespaceFilter;
+use crate::validation::FieldError;
 
 /// PriorityClasses the tests know about.
 fn lookup(name: &str) -> Option<i32> {
@@ -370,50 +371,6 @@ fn boundary_values_are_accepted() {
 }
 
 #[test]
-fn missing_native_resources_count_as_100_in_both_maps() {
-    let p = valid(
-        "strategies: {LowNodeUtilization: {params: {nodeResourceUtilizationThresholds: {thresholds: {cpu: 20, example.com/gpu: 5}, targetThresholds: {cpu: 50, example.com/gpu: 60}}}}}",
-    );
-    let StrategyParams::LowNodeUtilization {
-        thresholds,
-        target_thresholds,
-        ..
-    } = &p.strategies[0].params
-    else {
-        panic!("expected LowNodeUtilization");
-    };
-    let want = |cpu: f64, gpu: f64| -> Vec<(String, f64)> {
-        [
-            ("cpu", cpu),
-            ("example.com/gpu", gpu),
-            ("memory", 100.0),
-            ("pods", 100.0),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), *v))
-        .collect()
-    };
-    assert_eq!(
-        thresholds.clone().into_iter().collect::<Vec<_>>(),
-        want(20.0, 5.0)
-    );
-    assert_eq!(
-        target_thresholds.clone().into_iter().collect::<Vec<_>>(),
-        want(50.0, 60.0)
-    );
-
-    let p = valid(
-        "strategies: {HighNodeUtilization: {params: {nodeResourceUtilizationThresholds: {thresholds: {memory: 30}}}}}",
-    );
-    let StrategyParams::HighNodeUtilization { thresholds, .. } = &p.strategies[0].params else {
-        panic!("expected HighNodeUtilization");
-    };
-    assert_eq!(thresholds.get("memory"), Some(&30.0));
-    assert_eq!(thresholds.get("cpu"), Some(&100.0));
-    assert_eq!(thresholds.get("pods"), Some(&100.0));
-}
-
-#[test]
 fn unknown_state_is_rejected_when_deserializing() {
     let bad = "strategies: {PodLifeTime: {params: {podLifeTime: {maxPodLifeTimeSeconds: 60, states: [Running, Sleeping]}}}}";
     let err = serde_yaml_ng::from_str::<DeschedulerPolicySpec>(bad)
@@ -430,29 +387,6 @@ fn unknown_state_is_rejected_when_deserializing() {
 }
 
 #[test]
-fn states_and_their_alias_are_merged() {
-    let p = valid(
-        "strategies: {PodLifeTime: {params: {podLifeTime: {maxPodLifeTimeSeconds: 60, states: [Running, CrashLoopBackOff], podStatusPhases: [Pending, Running]}}}}",
-    );
-    let StrategyParams::PodLifeTime {
-        max_pod_life_time_seconds,
-        states,
-    } = &p.strategies[0].params
-    else {
-        panic!("expected PodLifeTime");
-    };
-    assert_eq!(*max_pod_life_time_seconds, 60);
-    assert_eq!(
-        states,
-        &[
-            PodState::Running,
-            PodState::Pending,
-            PodState::CrashLoopBackOff
-        ]
-    );
-}
-
-#[test]
 fn interval_defaults_and_parses() {
     assert_eq!(valid("{}").interval, Duration::from_secs(15 * 60));
     assert_eq!(valid("interval: 10s").interval, Duration::from_secs(10));
@@ -461,10 +395,10 @@ fn interval_defaults_and_parses() {
         Duration::from_secs(90 * 60)
     );
     assert_eq!(
-        valid("minPodAge: 10m").eviction.min_pod_age,
+        valid("minPodAge: 10m").rules.eviction.min_pod_age,
         Some(Duration::from_secs(600))
     );
-    assert_eq!(valid("{}").eviction.min_pod_age, None);
+    assert_eq!(valid("{}").rules.eviction.min_pod_age, None);
 }
 
 #[test]
@@ -477,14 +411,16 @@ fn node_selector_is_applied() {
             .collect()
     };
     assert!(
-        p.node_selector
+        p.rules
+            .node_selector
             .matches(&labels(&[("role", "worker"), ("zone", "b")]))
     );
     assert!(
-        !p.node_selector
+        !p.rules
+            .node_selector
             .matches(&labels(&[("role", "worker"), ("zone", "a")]))
     );
-    assert!(valid("{}").node_selector.matches(&labels(&[])));
+    assert!(valid("{}").rules.node_selector.matches(&labels(&[])));
 }
 
 #[test]
@@ -492,7 +428,7 @@ fn priority_threshold_comes_from_the_value_or_the_class() {
     let threshold = |yaml: &str| valid(yaml).strategies[0].common.priority_threshold;
     assert_eq!(
         threshold("strategies: {RemoveDuplicates: {}}"),
-        crate::policy::SYSTEM_CRITICAL_PRIORITY
+        crate::plan::eligibility::SYSTEM_CRITICAL_PRIORITY
     );
     assert_eq!(
         threshold("strategies: {RemoveDuplicates: {params: {thresholdPriority: 42}}}"),
@@ -623,15 +559,18 @@ fn limits_and_flags_are_carried_over() {
     );
     assert!(p.dry_run);
     assert_eq!(
-        p.limits,
-        crate::policy::Limits {
+        p.rules.limits,
+        crate::plan::Limits {
             per_node: Some(0),
             per_namespace: Some(5),
             total: Some(20)
         }
     );
-    assert_eq!(p.eviction.min_replicas, 2);
-    assert_eq!(p.eviction.no_eviction_policy, NoEvictionPolicy::Mandatory);
-    assert!(p.eviction.evict_failed_bare_pods);
-    assert!(!p.eviction.evict_daemon_set_pods);
+    assert_eq!(p.rules.eviction.min_replicas, 2);
+    assert_eq!(
+        p.rules.eviction.no_eviction_policy,
+        NoEvictionPolicy::Mandatory
+    );
+    assert!(p.rules.eviction.evict_failed_bare_pods);
+    assert!(!p.rules.eviction.evict_daemon_set_pods);
 }

@@ -168,7 +168,8 @@ pub fn check(
 /// Whether the pod fits on some Ready node other than its own.
 pub fn fits_elsewhere(snap: &Snapshot, state: &impl FitState, pod_id: PodId) -> bool {
     let own = snap.pod(pod_id).node;
-    (0..snap.nodes.len()).any(|n| Some(n) != own && check(snap, state, pod_id, n).is_ok())
+    snap.node_ids()
+        .any(|n| Some(n) != own && check(snap, state, pod_id, n).is_ok())
 }
 
 #[cfg(test)]
@@ -191,8 +192,11 @@ mod tests {
     fn fit(c: Cluster, p: PodB) -> Vec<(String, Result<(), Misfit>)> {
         let state = Fresh(c.node(node("n0")).pod(p.on("n0")).snapshot());
         let snap = &state.0;
-        let id = snap.pods.iter().position(|x| x.name == "p").expect("pod p");
-        (0..snap.nodes.len())
+        let id = snap
+            .pod_ids()
+            .find(|&x| snap.pod(x).name == "p")
+            .expect("pod p");
+        snap.node_ids()
             .filter(|&n| snap.node(n).name != "n0")
             .map(|n| (snap.node(n).name.clone(), check(snap, &state, id, n)))
             .collect()

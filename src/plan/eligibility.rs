@@ -2,10 +2,75 @@
 //! own filters admit. Pure: reads the policy and the snapshot only.
 
 use std::fmt;
+use std::time::Duration;
 
-use crate::api::NoEvictionPolicy;
-use crate::policy::{CommonParams, EvictionRules};
+use crate::selectors::Selector;
 use crate::snapshot::{Phase, PodId, Snapshot};
+
+/// The value of the `system-cluster-critical` PriorityClass: the default threshold.
+pub const SYSTEM_CRITICAL_PRIORITY: i32 = 2_000_000_000;
+
+/// Handling of pods annotated `descheduler.alpha.kubernetes.io/prefer-no-eviction`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NoEvictionPolicy {
+    /// Taken only after every other candidate.
+    #[default]
+    Preferred,
+    /// Never evicted.
+    Mandatory,
+}
+
+/// The pod-level rules of SPEC §3 (rules 1-3) that do not depend on the strategy.
+#[derive(Clone, Debug, Default)]
+pub struct EvictionRules {
+    pub evict_local_storage_pods: bool,
+    pub evict_system_critical_pods: bool,
+    pub evict_daemon_set_pods: bool,
+    pub ignore_pvc_pods: bool,
+    pub evict_failed_bare_pods: bool,
+    pub min_replicas: u32,
+    pub min_pod_age: Option<Duration>,
+    pub ignore_pods_without_pdb: bool,
+    pub namespace_selector: Option<Selector>,
+    pub no_eviction_policy: NoEvictionPolicy,
+}
+
+/// A strategy's own filters (SPEC §3 rules 3-5).
+#[derive(Clone, Debug)]
+pub struct CommonParams {
+    pub namespaces: NamespaceFilter,
+    pub priority_threshold: i32,
+    pub label_selector: Option<Selector>,
+    pub node_fit: bool,
+}
+
+impl Default for CommonParams {
+    fn default() -> Self {
+        Self {
+            namespaces: NamespaceFilter::All,
+            priority_threshold: SYSTEM_CRITICAL_PRIORITY,
+            label_selector: None,
+            node_fit: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NamespaceFilter {
+    All,
+    Include(Vec<String>),
+    Exclude(Vec<String>),
+}
+
+impl NamespaceFilter {
+    pub fn allows(&self, ns: &str) -> bool {
+        match self {
+            NamespaceFilter::All => true,
+            NamespaceFilter::Include(list) => list.iter().any(|n| n == ns),
+            NamespaceFilter::Exclude(list) => list.iter().all(|n| n != ns),
+        }
+    }
+}
 
 /// Why a pod is not evictable (SPEC §3 rules 2 and 3), in the order checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -622,7 +687,7 @@ mod tests {
                 .annotate(NO_EVICT, ""),
         ]);
         let snap = c.snapshot();
-        let mut ids: Vec<usize> = (0..snap.pods.len()).collect();
+        let mut ids: Vec<_> = snap.pod_ids().collect();
         ids.sort_by_key(|&p| super::eviction_order(&snap, p));
         let names: Vec<&str> = ids.iter().map(|&p| snap.pod(p).name.as_str()).collect();
         assert_eq!(

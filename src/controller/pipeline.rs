@@ -1,0 +1,145 @@
+//! One run of one policy, as SPEC §2 and §8 describe it. The steps read in
+//! order; only the ends touch the cluster:
+//!
+//! snapshot (client: the watch caches) -> validate (pure) -> plan (pure) ->
+//! evict (client: the Eviction API, or the dry run) -> report (pure) ->
+//! publish status, events and metrics (client).
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use kube::Resource;
+use kube::runtime::events::{Event, EventType};
+
+use super::runner::Runner;
+use super::schedule;
+use crate::api::{DeschedulerPolicy, RunMode};
+use crate::engine;
+use crate::evictor::{self, ApiEvictor, DryRun};
+use crate::plan::EvictionPlan;
+use crate::policy::{self, Policy};
+use crate::report::events::{self, EventText, Regarding};
+use crate::report::{RunReport, samples};
+use crate::snapshot::Snapshot;
+use crate::status;
+
+pub async fn run(r: &Runner, policy: &DeschedulerPolicy, trigger: Option<String>) {
+    let name = policy.metadata.name.clone().unwrap_or_default();
+    let clock = Instant::now();
+    let start = Utc::now();
+    let snapshot = r.caches.snapshot(start);
+    let valid = match policy::validate(&policy.spec, &|pc| {
+        snapshot.priority_classes.get(pc).copied()
+    }) {
+        Ok(p) => p,
+        Err(errors) => return publish_invalid(r, policy, &errors.to_string(), start).await,
+    };
+    let plan = plan(r, &snapshot, &valid);
+    let mode = if valid.dry_run {
+        RunMode::DryRun
+    } else {
+        RunMode::Evict
+    };
+    let next = start + schedule::interval(policy);
+    // Written before the first eviction, so a restart never runs the policy early.
+    let started = status::started(policy, start, mode, trigger.as_deref(), next);
+    r.status.write(&name, started).await;
+    let outcomes = evict(r, &snapshot, &plan, &valid).await;
+    let report = RunReport::build(&snapshot, &plan, &outcomes, mode);
+    let completed = status::completed(policy, &report, start, Utc::now(), trigger.as_deref(), next);
+    r.status.write(&name, completed).await;
+    publish_events(r, policy, &events::run_events(&name, &report), &snapshot).await;
+    r.metrics.record(
+        &name,
+        &samples::samples(&report),
+        clock.elapsed().as_secs_f64(),
+    );
+    tracing::info!(
+        policy = %name,
+        result = report.result.as_str(),
+        evicted = report.total(|c| c.evicted),
+        would_evict = report.total(|c| c.would_evict),
+        blocked = report.total(|c| c.blocked),
+        failed = report.total(|c| c.failed),
+        "run completed"
+    );
+}
+
+/// The engine, with each strategy timed for `descheduler_strategy_duration_seconds`.
+fn plan(r: &Runner, snapshot: &Snapshot, policy: &Policy) -> EvictionPlan {
+    engine::plan_observed(snapshot, policy, &mut |strategy, run| {
+        let t = Instant::now();
+        run();
+        r.metrics
+            .observe_strategy(strategy, t.elapsed().as_secs_f64());
+    })
+}
+
+async fn evict(
+    r: &Runner,
+    snapshot: &Snapshot,
+    plan: &EvictionPlan,
+    policy: &Policy,
+) -> Vec<evictor::EvictOutcome> {
+    if policy.dry_run {
+        return evictor::execute(&DryRun, snapshot, plan).await;
+    }
+    let api = ApiEvictor {
+        client: r.client.clone(),
+        grace_period_seconds: policy.grace_period_seconds,
+        limiter: r.eviction_limiter.clone(),
+        leader: r.leader.clone(),
+        shutdown: r.shutdown.clone(),
+    };
+    evictor::execute(&api, snapshot, plan).await
+}
+
+async fn publish_invalid(
+    r: &Runner,
+    policy: &DeschedulerPolicy,
+    message: &str,
+    now: DateTime<Utc>,
+) {
+    let name = policy.metadata.name.clone().unwrap_or_default();
+    tracing::warn!(policy = %name, %message, "invalid policy");
+    r.status
+        .write(&name, status::invalid(policy, message, now))
+        .await;
+    r.metrics.count_run(&name, "Invalid");
+    let snapshot = None;
+    publish_events(r, policy, &[events::invalid_policy(message)], snapshot).await;
+}
+
+async fn publish_events<'s>(
+    r: &Runner,
+    policy: &DeschedulerPolicy,
+    texts: &[EventText],
+    snapshot: impl Into<Option<&'s Snapshot>>,
+) {
+    if !r.is_leader() {
+        return;
+    }
+    let snapshot = snapshot.into();
+    let on_policy = policy.object_ref(&());
+    for t in texts {
+        let (reference, secondary) = match (t.regarding, snapshot) {
+            (Regarding::Pod(p), Some(s)) => (s.pod(p).pod.object_ref(&()), Some(on_policy.clone())),
+            (Regarding::Pod(_), None) => continue,
+            (Regarding::Policy, _) => (on_policy.clone(), None),
+        };
+        let event = Event {
+            type_: if t.warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: t.reason.into(),
+            note: Some(t.note.clone()),
+            action: t.action.into(),
+            secondary,
+        };
+        if let Err(e) = r.recorder.publish(&event, &reference).await {
+            tracing::warn!(error = %e, reason = %event.reason, "cannot publish event");
+        }
+    }
+}

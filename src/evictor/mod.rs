@@ -1,0 +1,73 @@
+//! Carrying out a plan: the [`Evictor`] trait, with the Eviction API
+//! ([`api::ApiEvictor`]) and the dry run ([`dry_run::DryRun`], which `simulate`
+//! and dry-run policies use). Evictors decide nothing: they attempt what the
+//! plan says, in order, and report what happened.
+
+pub mod api;
+pub mod dry_run;
+
+use crate::plan::EvictionPlan;
+use crate::snapshot::{PodInfo, Snapshot};
+
+pub use api::{ApiEvictor, classify};
+pub use dry_run::DryRun;
+
+/// What happened to one planned eviction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EvictOutcome {
+    Evicted,
+    /// Dry run: nothing was sent.
+    WouldEvict,
+    /// HTTP 429 from a PodDisruptionBudget (or blocked in the plan's simulation).
+    Blocked,
+    /// HTTP 404: the pod is already gone. Not an error, not counted as evicted.
+    Gone,
+    /// Any other error, with a short category for status and metrics.
+    Failed(FailureCategory),
+    /// Not attempted: the run stopped (leadership lost or shutting down).
+    NotAttempted,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FailureCategory {
+    Forbidden,
+    Conflict,
+    Throttled,
+    ServerError,
+    Timeout,
+    Connection,
+    Other,
+}
+
+impl FailureCategory {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureCategory::Forbidden => "Forbidden",
+            FailureCategory::Conflict => "Conflict",
+            FailureCategory::Throttled => "Throttled",
+            FailureCategory::ServerError => "ServerError",
+            FailureCategory::Timeout => "Timeout",
+            FailureCategory::Connection => "Connection",
+            FailureCategory::Other => "Other",
+        }
+    }
+}
+
+/// Attempts one eviction.
+pub trait Evictor {
+    fn evict(&self, pod: &PodInfo) -> impl Future<Output = EvictOutcome> + Send;
+}
+
+/// Attempts every planned eviction in order; `outcomes[i]` is the outcome of
+/// `plan.evictions[i]`.
+pub async fn execute(
+    evictor: &(impl Evictor + Sync),
+    snap: &Snapshot,
+    plan: &EvictionPlan,
+) -> Vec<EvictOutcome> {
+    let mut outcomes = Vec::with_capacity(plan.evictions.len());
+    for e in &plan.evictions {
+        outcomes.push(evictor.evict(snap.pod(e.pod)).await);
+    }
+    outcomes
+}

@@ -1,0 +1,206 @@
+//! The ledger of one run (SPEC §2-3): strategies propose candidates, the
+//! ledger decides. It applies eligibility, node fit, the per-node /
+//! per-namespace / total limits across strategies, at-most-once eviction and
+//! simulated PodDisruptionBudgets, and counts every candidate it does not take.
+
+use super::Rules;
+use super::budgets::Budgets;
+use super::eligibility::{self, CommonParams, SkipReason};
+use super::limits::Counters;
+use super::nodefit::{self, FitState};
+use super::result::{Eviction, EvictionPlan, StrategyTally};
+use crate::snapshot::{NodeId, PerNode, PerPod, PodId, Resources, Snapshot};
+
+/// What happened to a candidate offered to the ledger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Evicted,
+    Blocked,
+    Skipped(SkipReason),
+    /// Already evicted or blocked earlier in this run; not counted again.
+    AlreadyHandled,
+    /// Outside the strategy's namespaces or labelSelector; not a candidate.
+    OutOfScope,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fate {
+    Untouched,
+    Evicted,
+    Blocked,
+}
+
+pub struct Ledger<'a> {
+    pub snap: &'a Snapshot,
+    rules: &'a Rules,
+    processed: PerNode<bool>,
+    fate: PerPod<Fate>,
+    usage: PerNode<Resources>,
+    counters: Counters,
+    budgets: Budgets,
+    common: CommonParams,
+    /// The counts of the strategy whose turn it is; `None` before the first.
+    current: Option<StrategyTally>,
+    result: EvictionPlan,
+}
+
+impl FitState for Ledger<'_> {
+    fn usage(&self, node: NodeId) -> &Resources {
+        &self.usage[node]
+    }
+
+    fn is_gone(&self, pod: PodId) -> bool {
+        self.fate[pod] == Fate::Evicted
+    }
+}
+
+impl<'a> Ledger<'a> {
+    pub fn new(snap: &'a Snapshot, rules: &'a Rules) -> Self {
+        let processed = snap
+            .nodes
+            .values()
+            .map(|n| n.ready && rules.node_selector.matches(&n.labels))
+            .collect();
+        Self {
+            snap,
+            rules,
+            processed,
+            fate: PerPod::filled(snap.pods.len(), Fate::Untouched),
+            usage: snap
+                .node_ids()
+                .map(|n| snap.node_usage(n).clone())
+                .collect(),
+            counters: Counters::new(snap.nodes.len()),
+            budgets: Budgets::new(snap),
+            common: CommonParams::default(),
+            current: None,
+            result: EvictionPlan::default(),
+        }
+    }
+
+    /// Starts a strategy's turn: its filters apply and its counts begin.
+    pub fn begin(&mut self, strategy: &'static str, common: &CommonParams) {
+        self.common = common.clone();
+        let next = StrategyTally {
+            name: strategy,
+            ..Default::default()
+        };
+        if let Some(done) = self.current.replace(next) {
+            self.result.strategies.push(done);
+        }
+    }
+
+    /// Marks the whole run as skipped, with the reason.
+    pub fn skip_run(&mut self, why: String) {
+        self.result.skipped_run = Some(why);
+    }
+
+    pub fn finish(mut self) -> EvictionPlan {
+        self.result.strategies.extend(self.current.take());
+        self.result.usage_after = self.usage;
+        self.result
+    }
+
+    pub fn common(&self) -> &CommonParams {
+        &self.common
+    }
+
+    /// Processed nodes: Ready and matching `spec.nodeSelector`, in name order.
+    pub fn processed_nodes(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.processed.iter().filter(|(_, p)| **p).map(|(n, _)| n)
+    }
+
+    pub fn is_processed(&self, node: NodeId) -> bool {
+        self.processed[node]
+    }
+
+    /// Pods on the node that are still there in this run and not Succeeded or Failed.
+    pub fn active_pods_on(&self, node: NodeId) -> impl Iterator<Item = PodId> + '_ {
+        self.snap
+            .pods_on(node)
+            .iter()
+            .copied()
+            .filter(|&p| self.fate[p] != Fate::Evicted && !self.snap.pod(p).phase.is_terminal())
+    }
+
+    pub fn is_evicted(&self, pod: PodId) -> bool {
+        self.fate[pod] == Fate::Evicted
+    }
+
+    pub fn usage(&self, node: NodeId) -> &Resources {
+        &self.usage[node]
+    }
+
+    /// Rule 4 for the current strategy.
+    pub fn in_scope(&self, pod: PodId) -> bool {
+        eligibility::in_scope(self.snap, &self.common, pod)
+    }
+
+    /// Rules 1-3, and rule 5 when the strategy has `nodeFit`, without counting anything.
+    pub fn evictable(&self, pod: PodId) -> Result<(), SkipReason> {
+        eligibility::check(self.snap, &self.rules.eviction, &self.common, pod)
+            .map_err(SkipReason::NotEvictable)?;
+        if self.common.node_fit && !nodefit::fits_elsewhere(self.snap, self, pod) {
+            return Err(SkipReason::NoFit);
+        }
+        Ok(())
+    }
+
+    /// Whether the pod fits the node given the evictions planned so far.
+    pub fn fits(&self, pod: PodId, node: NodeId) -> bool {
+        nodefit::check(self.snap, self, pod, node).is_ok()
+    }
+
+    fn tally(&mut self) -> &mut StrategyTally {
+        // A proposal before any `begin` is counted under an unnamed strategy.
+        self.current.get_or_insert_with(StrategyTally::default)
+    }
+
+    /// Counts a candidate the strategy itself had to pass over.
+    pub fn record_skip(&mut self, reason: SkipReason) -> Outcome {
+        *self.tally().skipped.entry(reason.to_string()).or_default() += 1;
+        Outcome::Skipped(reason)
+    }
+
+    /// Offers a candidate. `reason` explains, for people, why the strategy
+    /// wants it gone.
+    pub fn try_evict(&mut self, pod: PodId, reason: impl Into<String>) -> Outcome {
+        if self.fate[pod] != Fate::Untouched {
+            return Outcome::AlreadyHandled;
+        }
+        if !self.in_scope(pod) {
+            return Outcome::OutOfScope;
+        }
+        if let Err(r) = self.evictable(pod) {
+            return self.record_skip(r);
+        }
+        let snap = self.snap;
+        let p = snap.pod(pod);
+        if self.counters.reached(&self.rules.limits, p) {
+            return self.record_skip(SkipReason::LimitReached);
+        }
+        let strategy = self.tally().name;
+        let eviction = Eviction {
+            pod,
+            strategy,
+            reason: reason.into(),
+        };
+        if !self.budgets.allow(snap, pod) {
+            self.fate[pod] = Fate::Blocked;
+            self.tally().blocked += 1;
+            self.result.blocked.push(eviction);
+            return Outcome::Blocked;
+        }
+        self.budgets.record(snap, pod);
+        if let Some(n) = p.node
+            && !p.phase.is_terminal()
+        {
+            self.usage[n].sub(&p.requests);
+        }
+        self.counters.count(p.node, &p.namespace);
+        self.fate[pod] = Fate::Evicted;
+        self.tally().evicted += 1;
+        self.result.evictions.push(eviction);
+        Outcome::Evicted
+    }
+}

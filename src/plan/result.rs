@@ -1,0 +1,35 @@
+//! What planning a run produces: the evictions in order, the ones a simulated
+//! budget blocked, and every strategy's counts.
+
+use std::collections::BTreeMap;
+
+use crate::snapshot::{PerNode, PodId, Resources};
+
+/// One planned (or blocked) eviction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Eviction {
+    pub pod: PodId,
+    pub strategy: &'static str,
+    pub reason: String,
+}
+
+/// Counts for one strategy.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StrategyTally {
+    pub name: &'static str,
+    pub evicted: u32,
+    pub blocked: u32,
+    pub skipped: BTreeMap<String, u32>,
+}
+
+/// The result of planning one run.
+#[derive(Clone, Debug, Default)]
+pub struct EvictionPlan {
+    pub evictions: Vec<Eviction>,
+    pub blocked: Vec<Eviction>,
+    pub strategies: Vec<StrategyTally>,
+    /// Set when the run did nothing at all, with the reason.
+    pub skipped_run: Option<String>,
+    /// Node usage after the planned evictions.
+    pub usage_after: PerNode<Resources>,
+}

@@ -1,0 +1,24 @@
+//! A validated policy with every default applied and every string parsed: what
+//! the engine runs. Built from a spec by [`from_spec::validate`], the only
+//! place where the wire format becomes the domain model.
+
+pub mod from_spec;
+
+use std::time::Duration;
+
+pub use from_spec::{DEFAULT_INTERVAL, MIN_INTERVAL, validate};
+
+use crate::plan::Rules;
+use crate::strategies::StrategyConfig;
+
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub interval: Duration,
+    pub dry_run: bool,
+    pub suspend: bool,
+    /// What the ledger applies to every strategy's candidates.
+    pub rules: Rules,
+    pub grace_period_seconds: Option<i64>,
+    /// Enabled strategies in run order.
+    pub strategies: Vec<StrategyConfig>,
+}

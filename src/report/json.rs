@@ -1,0 +1,103 @@
+//! The JSON document `simulate --output json` prints (SPEC §7), a view of
+//! the run's report with node utilization before and after; the table output
+//! reads it too.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{EvictionEntry, RunReport};
+use crate::evictor::EvictOutcome;
+use crate::plan::EvictionPlan;
+use crate::snapshot::{Resources, Snapshot};
+
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct StrategyEntry {
+    pub evicted: i64,
+    pub blocked: i64,
+    pub skipped: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct NodeEntry {
+    pub name: String,
+    /// Percent of allocatable requested, per resource.
+    pub before: BTreeMap<String, f64>,
+    pub after: BTreeMap<String, f64>,
+}
+
+/// The JSON document `simulate --output json` prints.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SimulateView {
+    pub evictions: Vec<EvictionEntry>,
+    pub blocked: Vec<EvictionEntry>,
+    /// Keyed by strategy name; only the enabled strategies, in run order when printed as a table.
+    pub strategies: BTreeMap<String, StrategyEntry>,
+    pub nodes: Vec<NodeEntry>,
+    /// Why the run did nothing, when it did nothing at all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_skipped: Option<String>,
+    #[serde(skip)]
+    pub strategy_order: Vec<String>,
+}
+
+fn round1(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+fn utilization(used: &Resources, allocatable: &Resources) -> BTreeMap<String, f64> {
+    let mut names: Vec<&str> = vec!["cpu", "memory", "pods"];
+    names.extend(allocatable.other.iter().map(|(n, _)| n.as_str()));
+    names
+        .into_iter()
+        .map(|n| {
+            (
+                n.to_string(),
+                round1(Resources::percent(used.get(n), allocatable.get(n))),
+            )
+        })
+        .collect()
+}
+
+/// `report` is the dry run of `plan` over `snap`.
+pub fn view(snap: &Snapshot, plan: &EvictionPlan, report: &RunReport) -> SimulateView {
+    let nodes = snap
+        .nodes
+        .iter()
+        .map(|(i, n)| NodeEntry {
+            name: n.name.clone(),
+            before: utilization(snap.node_usage(i), &n.allocatable),
+            after: utilization(
+                plan.usage_after.get(i).unwrap_or(snap.node_usage(i)),
+                &n.allocatable,
+            ),
+        })
+        .collect();
+    SimulateView {
+        evictions: report
+            .attempts
+            .iter()
+            .filter(|a| matches!(a.outcome, EvictOutcome::WouldEvict | EvictOutcome::Evicted))
+            .map(|a| a.entry.clone())
+            .collect(),
+        blocked: report.blocked.iter().map(|(_, e)| e.clone()).collect(),
+        strategies: report
+            .strategies
+            .iter()
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    StrategyEntry {
+                        evicted: c.evicted + c.would_evict,
+                        blocked: c.blocked,
+                        skipped: c.skipped.clone(),
+                    },
+                )
+            })
+            .collect(),
+        nodes,
+        run_skipped: plan.skipped_run.clone(),
+        strategy_order: report.strategies.iter().map(|c| c.name.clone()).collect(),
+    }
+}

@@ -1,0 +1,108 @@
+//! The one list of strategies, in the run order of SPEC §2: first those that
+//! judge each pod on its own, then those that balance groups of pods. Adding
+//! a strategy means a file of its own, its field in `api::Strategies`, and one
+//! line here.
+
+use std::sync::Arc;
+
+use super::{Planner, Strategy};
+use super::{
+    high_node_utilization::HighNodeUtilization, inter_pod_anti_affinity::InterPodAntiAffinity,
+    low_node_utilization::LowNodeUtilization, node_affinity::NodeAffinity, node_taints::NodeTaints,
+    pod_life_time::PodLifeTime, remove_duplicates::RemoveDuplicates,
+    remove_failed_pods::RemoveFailedPods, too_many_restarts::TooManyRestarts,
+    topology_spread::TopologySpread,
+};
+use crate::api::{self, CommonParamsRef, HasCommonParams};
+use crate::plan::CommonParams;
+use crate::validation::Errors;
+
+pub static REGISTRY: &[Entry] = &[
+    entry::<RemoveFailedPods>(),
+    entry::<PodLifeTime>(),
+    entry::<TooManyRestarts>(),
+    entry::<NodeTaints>(),
+    entry::<NodeAffinity>(),
+    entry::<InterPodAntiAffinity>(),
+    entry::<RemoveDuplicates>(),
+    entry::<TopologySpread>(),
+    entry::<LowNodeUtilization>(),
+    entry::<HighNodeUtilization>(),
+];
+
+/// An enabled strategy with its filters and params, as the engine runs it.
+#[derive(Clone, Debug)]
+pub struct StrategyConfig {
+    pub common: CommonParams,
+    pub strategy: Arc<dyn Planner>,
+}
+
+impl StrategyConfig {
+    pub fn name(&self) -> &'static str {
+        self.strategy.name()
+    }
+}
+
+/// Turns a strategy's common params into the ledger's filters; the policy
+/// side supplies it (it needs the cluster's priority classes).
+pub type ParseCommon<'c> = dyn FnMut(&CommonParamsRef<'_>, &str, &mut Errors) -> CommonParams + 'c;
+
+pub struct Entry {
+    pub name: &'static str,
+    configure: fn(&api::Strategies, &mut ParseCommon<'_>, &mut Errors) -> Option<StrategyConfig>,
+}
+
+const fn entry<S: Strategy>() -> Entry {
+    Entry {
+        name: S::NAME,
+        configure: configure::<S>,
+    }
+}
+
+fn configure<S: Strategy>(
+    all: &api::Strategies,
+    common: &mut ParseCommon<'_>,
+    errs: &mut Errors,
+) -> Option<StrategyConfig> {
+    let entry = S::spec(all).filter(|s| s.enabled.unwrap_or(true))?;
+    let at = format!("spec.strategies.{}.params", S::NAME);
+    let default = S::Spec::default();
+    let params = entry.params.as_ref().unwrap_or(&default);
+    // Both halves are checked so that every error is reported at once.
+    let common = common(&params.common(), &at, errs);
+    let strategy = S::parse(params, &at, errs)?;
+    Some(StrategyConfig {
+        common,
+        strategy: Arc::new(strategy),
+    })
+}
+
+impl Entry {
+    /// The strategy's config when it is listed and enabled in `all`; its
+    /// errors go to `errs`.
+    pub fn configure(
+        &self,
+        all: &api::Strategies,
+        common: &mut ParseCommon<'_>,
+        errs: &mut Errors,
+    ) -> Option<StrategyConfig> {
+        (self.configure)(all, common, errs)
+    }
+}
+
+/// Every enabled strategy of `all`, in run order.
+pub fn configure_all(
+    all: &api::Strategies,
+    common: &mut ParseCommon<'_>,
+    errs: &mut Errors,
+) -> Vec<StrategyConfig> {
+    REGISTRY
+        .iter()
+        .filter_map(|e| e.configure(all, common, errs))
+        .collect()
+}
+
+/// The registry's names, in run order.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    REGISTRY.iter().map(|e| e.name)
+}
