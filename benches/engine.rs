@@ -19,6 +19,9 @@
 //! `DESCHEDULER_BENCH_NO_SUMMARY=1` leaves that out (for profiling the
 //! benches under valgrind, where only the measured code should run).
 
+// Test and tool code may panic on what it built itself.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "support/gen.rs"]
 mod synth;
 

@@ -19,6 +19,9 @@
 //! is as old as the load), NotReady nodes (every node is kwok's, so Ready) and
 //! terminating pods (left out).
 
+// Test and tool code may panic on what it built itself.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../benches/support/gen.rs"]
 mod synth;
 

@@ -78,6 +78,9 @@ mod tests {
             RemoveFailedPods: {}}";
         let run = Cluster::with_nodes(2).run(yaml);
         let names: Vec<&str> = run.result.strategies.iter().map(|t| t.name).collect();
+        // SPEC §2's order; the registry is the one list and must keep it.
+        let registry: Vec<&str> = crate::strategies::registry::names().collect();
+        assert_eq!(names, registry);
         assert_eq!(
             names,
             [

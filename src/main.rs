@@ -57,10 +57,26 @@ fn run_cmd(args: RunArgs) -> ExitCode {
     match runtime.block_on(descheduler::controller::run(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = %anyhow::Error::from(e), "descheduler stopped");
+            tracing::error!(error = %chain(&e), "descheduler stopped");
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and every cause under it, outermost first; a cause whose text
+/// the message already quotes is not repeated.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
 }
 
 fn simulate_cmd(args: SimulateArgs) -> ExitCode {

@@ -1,6 +1,9 @@
 //! The committed CRD is generated, never edited: this fails when it drifts.
 //! Regenerate with `cargo run -- crd > crds/deschedulerpolicies.descheduler.dev.yaml`.
 
+// Test and tool code may panic on what it built itself.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[test]
 fn committed_crd_matches_the_generated_one() {
     let path = concat!(

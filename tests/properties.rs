@@ -11,6 +11,9 @@
 //! 5. no Succeeded pod is evicted, and Failed pods only by RemoveFailedPods;
 //! 6. with fewer than two Ready nodes nothing is evicted.
 
+// Test code may panic on what it built itself.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -1248,7 +1251,7 @@ fn ineligible(
     }
     if common
         .label_selector
-        .is_some_and(|s| !selector_matches(s, &labels_of(pod)))
+        .is_some_and(|s| !selector_matches(&s, &labels_of(pod)))
     {
         return Some("labelSelector does not match");
     }
@@ -1366,7 +1369,7 @@ fn ineligible(
             common.threshold_priority_class_name,
         ) {
             (Some(v), _) => v,
-            (None, Some(name)) => class_value(name).expect("the generator names known classes"),
+            (None, Some(name)) => class_value(&name).expect("the generator names known classes"),
             (None, None) => SYSTEM_CRITICAL,
         };
         if priority >= threshold {
@@ -1376,40 +1379,31 @@ fn ineligible(
     None
 }
 
-struct Common<'a> {
-    namespaces: Option<&'a descheduler::api::Namespaces>,
+/// The common params of one strategy of the spec, read through its wire form
+/// so that no list of strategies is kept here.
+struct Common {
+    namespaces: Option<descheduler::api::Namespaces>,
     threshold_priority: Option<i32>,
-    threshold_priority_class_name: Option<&'a str>,
-    label_selector: Option<&'a LabelSelector>,
+    threshold_priority_class_name: Option<String>,
+    label_selector: Option<LabelSelector>,
 }
 
-fn common_of<'a>(s: &'a Strategies, name: &str) -> Common<'a> {
-    macro_rules! pick {
-        ($($field:ident => $name:literal),*) => {
-            match name {
-                $($name => s.$field.as_ref().and_then(|e| e.params.as_ref()).map(|p| Common {
-                    namespaces: p.namespaces.as_ref(),
-                    threshold_priority: p.threshold_priority,
-                    threshold_priority_class_name: p.threshold_priority_class_name.as_deref(),
-                    label_selector: p.label_selector.as_ref(),
-                }),)*
-                other => panic!("unknown strategy {other}"),
-            }
-        };
+fn common_of(s: &Strategies, name: &str) -> Common {
+    let all = serde_json::to_value(s).expect("strategies serialize");
+    let params = &all[name]["params"];
+    fn field<T: serde::de::DeserializeOwned>(params: &serde_json::Value, k: &str) -> Option<T> {
+        serde_json::from_value(params[k].clone()).ok()
     }
-    pick!(
-        remove_failed_pods => "RemoveFailedPods",
-        pod_life_time => "PodLifeTime",
-        remove_pods_having_too_many_restarts => "RemovePodsHavingTooManyRestarts",
-        remove_pods_violating_node_taints => "RemovePodsViolatingNodeTaints",
-        remove_pods_violating_node_affinity => "RemovePodsViolatingNodeAffinity",
-        remove_pods_violating_inter_pod_anti_affinity => "RemovePodsViolatingInterPodAntiAffinity",
-        remove_duplicates => "RemoveDuplicates",
-        remove_pods_violating_topology_spread_constraint => "RemovePodsViolatingTopologySpreadConstraint",
-        low_node_utilization => "LowNodeUtilization",
-        high_node_utilization => "HighNodeUtilization"
-    )
-    .expect("an evicting strategy is in the spec")
+    assert!(
+        all.get(name).is_some(),
+        "an evicting strategy {name} is in the spec"
+    );
+    Common {
+        namespaces: field(params, "namespaces"),
+        threshold_priority: field(params, "thresholdPriority"),
+        threshold_priority_class_name: field(params, "thresholdPriorityClassName"),
+        label_selector: field(params, "labelSelector"),
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1633,51 +1627,24 @@ proptest! {
     }
 }
 
-const STRATEGY_NAMES: [&str; 10] = [
-    "RemoveFailedPods",
-    "PodLifeTime",
-    "RemovePodsHavingTooManyRestarts",
-    "RemovePodsViolatingNodeTaints",
-    "RemovePodsViolatingNodeAffinity",
-    "RemovePodsViolatingInterPodAntiAffinity",
-    "RemoveDuplicates",
-    "RemovePodsViolatingTopologySpreadConstraint",
-    "LowNodeUtilization",
-    "HighNodeUtilization",
-];
+fn strategy_names() -> Vec<&'static str> {
+    descheduler::strategies::registry::names().collect()
+}
 
-/// The spec with only strategy `k` (taken from `all`), enabled, and no limits.
-fn focused(spec: &DeschedulerPolicySpec, all: &Strategies, k: usize) -> DeschedulerPolicySpec {
-    fn on<P: Clone>(e: &Option<Entry<P>>) -> Option<Entry<P>> {
-        e.as_ref().map(|e| Entry {
-            enabled: Some(true),
-            params: e.params.clone(),
-        })
-    }
-    let mut s = Strategies::default();
-    match k {
-        0 => s.remove_failed_pods = on(&all.remove_failed_pods),
-        1 => s.pod_life_time = on(&all.pod_life_time),
-        2 => s.remove_pods_having_too_many_restarts = on(&all.remove_pods_having_too_many_restarts),
-        3 => s.remove_pods_violating_node_taints = on(&all.remove_pods_violating_node_taints),
-        4 => s.remove_pods_violating_node_affinity = on(&all.remove_pods_violating_node_affinity),
-        5 => {
-            s.remove_pods_violating_inter_pod_anti_affinity =
-                on(&all.remove_pods_violating_inter_pod_anti_affinity)
-        }
-        6 => s.remove_duplicates = on(&all.remove_duplicates),
-        7 => {
-            s.remove_pods_violating_topology_spread_constraint =
-                on(&all.remove_pods_violating_topology_spread_constraint)
-        }
-        8 => s.low_node_utilization = on(&all.low_node_utilization),
-        _ => s.high_node_utilization = on(&all.high_node_utilization),
+/// The spec with only strategy `name` (taken from `all`), enabled, and no limits.
+fn focused(spec: &DeschedulerPolicySpec, all: &Strategies, name: &str) -> DeschedulerPolicySpec {
+    let mut entries = serde_json::to_value(all).expect("strategies serialize");
+    let mut one = serde_json::Map::new();
+    if let Some(mut entry) = entries.get_mut(name).map(serde_json::Value::take) {
+        entry["enabled"] = serde_json::Value::Bool(true);
+        one.insert(name.to_string(), entry);
     }
     DeschedulerPolicySpec {
         max_no_of_pods_to_evict_per_node: None,
         max_no_of_pods_to_evict_per_namespace: None,
         max_no_of_pods_to_evict_total: None,
-        strategies: s,
+        strategies: serde_json::from_value(serde_json::Value::Object(one))
+            .expect("one strategy deserializes"),
         ..spec.clone()
     }
 }
@@ -1703,10 +1670,11 @@ fn generators_exercise_every_strategy() {
             &(input(), strategies(1.0)),
             |((cluster, spec, seed), all)| {
                 check_case(&cluster, &spec, seed, &mut mixed.borrow_mut())?;
-                let k = case.replace(case.get() + 1) % STRATEGY_NAMES.len();
+                let names = strategy_names();
+                let k = case.replace(case.get() + 1) % names.len();
                 check_case(
                     &cluster,
-                    &focused(&spec, &all, k),
+                    &focused(&spec, &all, names[k]),
                     seed,
                     &mut alone.borrow_mut(),
                 )
@@ -1715,7 +1683,7 @@ fn generators_exercise_every_strategy() {
         .unwrap_or_else(|e| panic!("{e}"));
     let (mixed, alone) = (mixed.into_inner(), alone.into_inner());
     eprintln!("random policies: {mixed:#?}\none strategy at a time: {alone:#?}");
-    for name in STRATEGY_NAMES {
+    for name in strategy_names() {
         assert!(
             alone.evicted.get(name).copied().unwrap_or(0) > 0,
             "{name} never evicted on its own: {alone:?}"

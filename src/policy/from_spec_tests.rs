@@ -462,39 +462,6 @@ fn disabled_strategies_are_skipped() {
 }
 
 #[test]
-fn strategies_run_in_spec_order_whatever_the_yaml_order() {
-    let yaml = r#"
-strategies:
-  HighNodeUtilization: {params: {nodeResourceUtilizationThresholds: {thresholds: {cpu: 20}}}}
-  LowNodeUtilization: {params: {nodeResourceUtilizationThresholds: {thresholds: {cpu: 20}, targetThresholds: {cpu: 50}}}}
-  RemovePodsViolatingTopologySpreadConstraint: {}
-  RemoveDuplicates: {}
-  RemovePodsViolatingInterPodAntiAffinity: {}
-  RemovePodsViolatingNodeAffinity: {}
-  RemovePodsViolatingNodeTaints: {}
-  RemovePodsHavingTooManyRestarts: {params: {podsHavingTooManyRestarts: {podRestartThreshold: 3}}}
-  PodLifeTime: {params: {podLifeTime: {maxPodLifeTimeSeconds: 60}}}
-  RemoveFailedPods: {}
-"#;
-    let names: Vec<&str> = valid(yaml).strategies.iter().map(|s| s.name()).collect();
-    assert_eq!(
-        names,
-        [
-            "RemoveFailedPods",
-            "PodLifeTime",
-            "RemovePodsHavingTooManyRestarts",
-            "RemovePodsViolatingNodeTaints",
-            "RemovePodsViolatingNodeAffinity",
-            "RemovePodsViolatingInterPodAntiAffinity",
-            "RemoveDuplicates",
-            "RemovePodsViolatingTopologySpreadConstraint",
-            "LowNodeUtilization",
-            "HighNodeUtilization",
-        ]
-    );
-}
-
-#[test]
 fn all_errors_are_reported_at_once() {
     let yaml = r#"
 interval: 5s

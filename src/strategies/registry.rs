@@ -106,3 +106,56 @@ pub fn configure_all(
 pub fn names() -> impl Iterator<Item = &'static str> {
     REGISTRY.iter().map(|e| e.name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keys of `spec.strategies` in the generated CRD.
+    fn crd_strategy_keys() -> Vec<String> {
+        let crd: serde_json::Value =
+            serde_yaml_ng::from_str(&api::crd_yaml().expect("the CRD renders")).expect("YAML");
+        let spec = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
+        let strategies = spec["properties"]["strategies"]["properties"]
+            .as_object()
+            .expect("spec.strategies has properties");
+        strategies.keys().cloned().collect()
+    }
+
+    #[test]
+    fn the_registry_names_exactly_the_crd_strategy_keys() {
+        let mut registry: Vec<String> = names().map(str::to_string).collect();
+        let count = registry.len();
+        registry.sort();
+        registry.dedup();
+        assert_eq!(registry.len(), count, "a name is registered twice");
+        let mut crd = crd_strategy_keys();
+        crd.sort();
+        assert_eq!(registry, crd);
+    }
+
+    #[test]
+    fn every_registered_strategy_reads_its_own_spec_entry() {
+        // Enabling one key at a time must configure exactly that strategy:
+        // a strategy pointed at another's spec field would show up here.
+        for name in names() {
+            let all: api::Strategies =
+                serde_json::from_value(serde_json::json!({ name: {} })).expect("deserializes");
+            let mut common =
+                |_: &CommonParamsRef<'_>, _: &str, _: &mut Errors| CommonParams::default();
+            let mut errs = Errors::default();
+            let configured: Vec<&str> = REGISTRY
+                .iter()
+                .filter(|e| {
+                    // A strategy whose required params are missing reports
+                    // errors instead of a config; it still read its entry.
+                    let before = format!("{errs:?}");
+                    let got = e.configure(&all, &mut common, &mut errs).is_some();
+                    got || format!("{errs:?}") != before
+                })
+                .map(|e| e.name)
+                .collect();
+            assert_eq!(configured, [name]);
+        }
+    }
+}

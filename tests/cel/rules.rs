@@ -5,6 +5,9 @@
 //! Needs the `cel` feature of kube (a dev-dependency), so this target is
 //! declared in Cargo.toml rather than discovered.
 
+// Test and tool code may panic on what it built itself.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeSet;
 
 use kube::CustomResourceExt;

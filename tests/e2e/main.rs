@@ -5,6 +5,9 @@
 //! the tests fail, never skip, when it is not running. See
 //! `tests/e2e/README.md`.
 
+// Test and tool code may panic on what it built itself.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod chart;
 mod cluster_smoke;
 mod flux;
