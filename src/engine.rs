@@ -309,6 +309,39 @@ mod tests {
                 &["p1", "p2", "p3", "p4", "p5"],
             ),
             (
+                "a Pending pod under an exhausted budget: the API skips the check",
+                four_replicas()
+                    .pod(
+                        pod("p5")
+                            .on("n1")
+                            .label("app", "a")
+                            .phase("Pending")
+                            .not_ready(),
+                    )
+                    .pdb(min_available(pdb("b", a), "4")),
+                &["p5"],
+                &["p1", "p2", "p3", "p4"],
+            ),
+            (
+                "Succeeded and Failed pods skip the check, even under two budgets",
+                Cluster::with_nodes(2)
+                    .pod(pod("done").on("n1").label("app", "a").phase("Succeeded"))
+                    .pod(pod("failed").on("n1").label("app", "a").phase("Failed"))
+                    .pdb(min_available(pdb("b1", a), "9"))
+                    .pdb(min_available(pdb("b2", a), "9")),
+                &["done", "failed"],
+                &[],
+            ),
+            (
+                "a Pending pod under two budgets is not refused",
+                Cluster::with_nodes(2)
+                    .pod(pod("pending").on("n1").label("app", "a").phase("Pending"))
+                    .pdb(max_unavailable(pdb("b1", a), "0"))
+                    .pdb(max_unavailable(pdb("b2", &[]), "0")),
+                &["pending"],
+                &[],
+            ),
+            (
                 "unhealthy pod with AlwaysAllow",
                 four_replicas()
                     .pod(pod("p5").on("n1").label("app", "a").not_ready())

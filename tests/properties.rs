@@ -37,12 +37,12 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 use descheduler::api::{
-    DeschedulerPolicySpec, FailedPods, HighNodeUtilizationParams, HighThresholds,
-    InterPodAntiAffinityParams, LowNodeUtilizationParams, LowThresholds, NoEvictionPolicy,
-    NodeAffinityParams, NodeAffinityType, NodeTaintsParams, PodLifeTime, PodLifeTimeParams,
-    PodState, PodsHavingTooManyRestarts, RemoveDuplicates, RemoveDuplicatesParams,
-    RemoveFailedPodsParams, Strategies, Strategy as Entry, TooManyRestartsParams,
-    TopologySpreadParams,
+    DeschedulerPolicySpec, EvictionLimits, EvictionMode, FailedPods, HighNodeUtilizationParams,
+    HighThresholds, InterPodAntiAffinityParams, LowNodeUtilizationParams, LowThresholds,
+    NoEvictionPolicy, NodeAffinityParams, NodeAffinityType, NodeTaintsParams, PodLifeTime,
+    PodLifeTimeParams, PodState, PodsHavingTooManyRestarts, RemoveDuplicates,
+    RemoveDuplicatesParams, RemoveFailedPodsParams, RestartState, Strategies, Strategy as Entry,
+    TooManyRestartsParams, TopologySpreadParams,
 };
 use descheduler::engine::plan;
 use descheduler::plan::EvictionPlan as PlanResult;
@@ -872,11 +872,13 @@ fn strategies(present: f64) -> BoxedStrategy<Strategies> {
             prop::option::of(any::<bool>()),
             prop::option::weighted(0.3, Just(vec!["Job".to_string()])),
             prop::option::weighted(0.3, prop::sample::select(vec![0i64, 60, 3600])),
+            prop::option::weighted(0.2, prop::sample::subsequence(vec![1i32, 137], 1..=2)),
         )
-            .prop_map(|(c, reasons, init, kinds, min)| {
+            .prop_map(|(c, reasons, init, kinds, min, codes)| {
                 with_common!(
                     RemoveFailedPodsParams {
                         failed_pods: Some(FailedPods {
+                            exit_codes: codes,
                             reasons: reasons.map(|r| r.into_iter().map(String::from).collect()),
                             including_init_containers: init,
                             exclude_owner_kinds: kinds,
@@ -900,6 +902,8 @@ fn strategies(present: f64) -> BoxedStrategy<Strategies> {
                         PodState::Pending,
                         PodState::CrashLoopBackOff,
                         PodState::ContainerCreating,
+                        PodState::Succeeded,
+                        PodState::Failed,
                     ],
                     1..=3,
                 ),
@@ -911,7 +915,7 @@ fn strategies(present: f64) -> BoxedStrategy<Strategies> {
                         pod_life_time: Some(PodLifeTime {
                             max_pod_life_time_seconds: Some(max),
                             states,
-                            pod_status_phases: None
+                            ..Default::default()
                         })
                     },
                     c
@@ -920,17 +924,30 @@ fn strategies(present: f64) -> BoxedStrategy<Strategies> {
     );
     let restarts = entry(
         present,
-        (common_parts(), 1i32..12, prop::option::of(any::<bool>())).prop_map(|(c, t, init)| {
-            with_common!(
-                TooManyRestartsParams {
-                    pods_having_too_many_restarts: Some(PodsHavingTooManyRestarts {
-                        pod_restart_threshold: Some(t),
-                        including_init_containers: init
-                    })
-                },
-                c
-            )
-        }),
+        (
+            common_parts(),
+            1i32..12,
+            prop::option::of(any::<bool>()),
+            prop::option::weighted(
+                0.3,
+                prop::sample::subsequence(
+                    vec![RestartState::Running, RestartState::CrashLoopBackOff],
+                    1..=2,
+                ),
+            ),
+        )
+            .prop_map(|(c, t, init, states)| {
+                with_common!(
+                    TooManyRestartsParams {
+                        pods_having_too_many_restarts: Some(PodsHavingTooManyRestarts {
+                            pod_restart_threshold: Some(t),
+                            including_init_containers: init,
+                            states,
+                        })
+                    },
+                    c
+                )
+            }),
     );
     let taints = entry(
         present,
@@ -1019,7 +1036,8 @@ fn strategies(present: f64) -> BoxedStrategy<Strategies> {
                 with_common!(
                     TopologySpreadParams {
                         include_soft_constraints: soft,
-                        topology_balance_node_fit: fit
+                        topology_balance_node_fit: fit,
+                        constraints: None
                     },
                     c
                 )
@@ -1034,8 +1052,9 @@ fn strategies(present: f64) -> BoxedStrategy<Strategies> {
             prop::collection::vec((0u8..=100, 0u8..=100), 3),
             any::<bool>(),
             prop::option::weighted(0.3, 0i32..3),
+            prop::option::weighted(0.3, 0i32..3),
         )
-            .prop_map(|(c, res, pairs, deviation, n)| {
+            .prop_map(|(c, res, pairs, deviation, n, per_node)| {
                 let (lows, highs): (Vec<u8>, Vec<u8>) = pairs
                     .into_iter()
                     .map(|(a, b)| {
@@ -1053,6 +1072,8 @@ fn strategies(present: f64) -> BoxedStrategy<Strategies> {
                             target_thresholds: Some(thresholds(res, highs)),
                             number_of_nodes: n,
                             use_deviation_thresholds: deviation.then_some(true),
+                            eviction_limits: per_node
+                                .map(|node| EvictionLimits { node: Some(node) }),
                         })
                     },
                     c
@@ -1066,13 +1087,15 @@ fn strategies(present: f64) -> BoxedStrategy<Strategies> {
             resources,
             prop::collection::vec(0u8..=100, 3),
             prop::option::weighted(0.3, 0i32..3),
+            prop::option::weighted(0.3, Just(vec![EvictionMode::OnlyThresholdingResources])),
         )
-            .prop_map(|(c, res, values, n)| {
+            .prop_map(|(c, res, values, n, modes)| {
                 with_common!(
                     HighNodeUtilizationParams {
                         node_resource_utilization_thresholds: Some(HighThresholds {
                             thresholds: Some(thresholds(res, values)),
-                            number_of_nodes: n
+                            number_of_nodes: n,
+                            eviction_modes: modes,
                         })
                     },
                     c
@@ -1541,19 +1564,14 @@ fn check_case(
                 e.strategy, e.reason
             )));
         }
+        // Only RemoveFailedPods and PodLifeTime look at pods in every phase
+        // (SPEC §4); RemoveFailedPods only at Failed ones.
         let phase = phase(pod);
-        prop_assert_ne!(
-            phase,
-            "Succeeded",
-            "{} took Succeeded pod {}",
-            e.strategy,
-            key
-        );
-        if phase == "Failed" {
-            prop_assert_eq!(
-                e.strategy,
-                "RemoveFailedPods",
-                "Failed pod {} taken by {}",
+        if phase == "Succeeded" || phase == "Failed" {
+            prop_assert!(
+                e.strategy == "PodLifeTime" || (phase == "Failed" && e.strategy == "RemoveFailedPods"),
+                "{} pod {} taken by {}",
+                phase,
                 key,
                 e.strategy
             );
@@ -1656,7 +1674,7 @@ fn focused(spec: &DeschedulerPolicySpec, all: &Strategies, name: &str) -> Desche
 #[test]
 fn generators_exercise_every_strategy() {
     let config = Config {
-        cases: 200,
+        cases: 300,
         failure_persistence: None,
         ..Config::default()
     };

@@ -198,7 +198,7 @@ fn bad_input_fails_with_a_clear_message_and_exit_code_2() {
             &[
                 "spec.interval: 5s is shorter than the minimum of 10s",
                 "spec.nodeSelector: cannot parse",
-                "spec.strategies.PodLifeTime.params.podLifeTime.maxPodLifeTimeSeconds: is required",
+                "spec.strategies.PodLifeTime.params.podLifeTime: needs at least one of maxPodLifeTimeSeconds, states, conditions and exitCodes",
                 "spec.strategies.LowNodeUtilization.params.namespaces: include and exclude are mutually exclusive",
                 "spec.strategies.LowNodeUtilization.params.nodeResourceUtilizationThresholds.thresholds.cpu: 120 is outside 0..100",
             ],

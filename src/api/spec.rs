@@ -288,10 +288,11 @@ pub trait HasCommonParams {
 /// Declares a strategy's params struct with the common params first, so every
 /// strategy's schema documents them and rejects fields that are not its own.
 macro_rules! strategy_params {
-    ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty,)* }) => {
+    ($(#[$meta:meta])* $name:ident $([$(#[$rule:meta])*])? { $($(#[$fmeta:meta])* $field:ident : $ty:ty,)* }) => {
         $(#[$meta])*
         #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
         #[serde(rename_all = "camelCase")]
+        $($(#[$rule])*)?
         #[x_kube(validation = Rule::new("!(has(self.thresholdPriority) && has(self.thresholdPriorityClassName))").message("thresholdPriority and thresholdPriorityClassName are mutually exclusive"))]
         pub struct $name {
             /// Only pods in these namespaces (include) or outside them (exclude).
@@ -389,9 +390,14 @@ strategy_params!(
 
 strategy_params!(
     /// Parameters of RemovePodsViolatingTopologySpreadConstraint.
-    TopologySpreadParams {
-        /// Also balance ScheduleAnyway (soft) constraints. Default false.
+    TopologySpreadParams [
+        #[x_kube(validation = Rule::new("!(has(self.includeSoftConstraints) && has(self.constraints))").message("includeSoftConstraints and constraints are mutually exclusive"))]
+    ] {
+        /// Also balance ScheduleAnyway (soft) constraints. Default false. Never together with constraints.
         include_soft_constraints: Option<bool>,
+        /// Which constraints to balance, by whenUnsatisfiable. Default [DoNotSchedule]
+        /// ([DoNotSchedule, ScheduleAnyway] with includeSoftConstraints). Never together with includeSoftConstraints.
+        constraints: Option<Vec<WhenUnsatisfiable>>,
         /// Only evict a pod that fits some node in a domain below the average. Default true.
         topology_balance_node_fit: Option<bool>,
     }
@@ -443,6 +449,9 @@ pub struct LowThresholds {
     /// Read thresholds as distances below (thresholds) and above (targetThresholds) the mean usage. Default false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_deviation_thresholds: Option<bool>,
+    /// Caps on this strategy's evictions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eviction_limits: Option<EvictionLimits>,
 }
 
 /// Node classification for HighNodeUtilization.
@@ -458,6 +467,40 @@ pub struct HighThresholds {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub number_of_nodes: Option<i32>,
+    /// With [OnlyThresholdingResources], only pods that request at least one resource listed in
+    /// thresholds are evicted. Default: every evictable pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eviction_modes: Option<Vec<EvictionMode>>,
+}
+
+/// Which pods HighNodeUtilization may evict.
+#[derive(
+    JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord,
+)]
+pub enum EvictionMode {
+    /// Only pods that request at least one resource listed in thresholds.
+    OnlyThresholdingResources,
+}
+
+/// Constraint kinds RemovePodsViolatingTopologySpreadConstraint balances, by whenUnsatisfiable.
+#[derive(
+    JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord,
+)]
+pub enum WhenUnsatisfiable {
+    /// Hard constraints.
+    DoNotSchedule,
+    /// Soft constraints.
+    ScheduleAnyway,
+}
+
+/// Caps on LowNodeUtilization's own evictions.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EvictionLimits {
+    /// At most this many evictions by this strategy from each overutilized node per run. Absent: no cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub node: Option<i32>,
 }
 
 /// Node affinity kinds RemovePodsViolatingNodeAffinity can enforce.
@@ -481,44 +524,126 @@ pub struct PodsHavingTooManyRestarts {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub pod_restart_threshold: Option<i32>,
-    /// Count init containers' restarts too. Default false.
+    /// Count init containers' restarts (and match their waiting reasons) too. Default false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub including_init_containers: Option<bool>,
+    /// Only pods in one of these states: the phase Running, or a container waiting in CrashLoopBackOff.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub states: Option<Vec<RestartState>>,
 }
 
-/// Age limit of PodLifeTime.
+/// A state RemovePodsHavingTooManyRestarts can require.
+#[derive(
+    JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord,
+)]
+pub enum RestartState {
+    /// The pod's phase is Running.
+    Running,
+    /// A container is waiting with reason CrashLoopBackOff.
+    CrashLoopBackOff,
+}
+
+/// Filters of PodLifeTime: every filter given must hold. At least one of maxPodLifeTimeSeconds,
+/// states, conditions and exitCodes.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.maxPodLifeTimeSeconds) || has(self.states) || has(self.podStatusPhases) || has(self.conditions) || has(self.exitCodes)").message("needs at least one of maxPodLifeTimeSeconds, states, conditions and exitCodes"))]
 pub struct PodLifeTime {
     /// Evict pods older than this many seconds (age from creationTimestamp). At least 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub max_pod_life_time_seconds: Option<i64>,
-    /// Only pods in one of these states: a phase, PodInitializing, ContainerCreating or a container waiting reason.
+    /// Only pods in one of these states: the pod's phase, its status.reason, or the waiting or
+    /// terminated reason of one of its containers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 32))]
     pub states: Option<Vec<PodState>>,
     /// Deprecated alias of `states`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 32))]
     pub pod_status_phases: Option<Vec<PodState>>,
+    /// Only pods with a status condition matching one of these entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 16))]
+    pub conditions: Option<Vec<PodConditionFilter>>,
+    /// Only pods with a terminated container that exited with one of these codes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
+    pub exit_codes: Option<Vec<i32>>,
+    /// Only pods with an ownerReference of one of these kinds (include), or with none of them (exclude).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_kinds: Option<OwnerKinds>,
+    /// Match init containers' states and exit codes too. Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub including_init_containers: Option<bool>,
+    /// Match ephemeral containers' states and exit codes too. Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub including_ephemeral_containers: Option<bool>,
 }
 
-/// A pod state PodLifeTime can match: a phase or a container waiting reason.
+/// A pod status condition to match; every field set must be equal.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.type) || has(self.status) || has(self.reason) || has(self.minTimeSinceLastTransitionSeconds)").message("a condition filter sets at least one field"))]
+pub struct PodConditionFilter {
+    /// The condition type, such as Ready or PodScheduled.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<String>,
+    /// True, False or Unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// The condition's reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The condition's lastTransitionTime is at least this many seconds ago.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub min_time_since_last_transition_seconds: Option<i64>,
+}
+
+/// Owner kinds to include or exclude, never both.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[x_kube(validation = Rule::new("!(has(self.include) && has(self.exclude))").message("include and exclude are mutually exclusive"))]
+pub struct OwnerKinds {
+    /// Only pods with an ownerReference of one of these kinds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include: Option<Vec<String>>,
+    /// Only pods with no ownerReference of these kinds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude: Option<Vec<String>>,
+}
+
+/// A pod state PodLifeTime can match (as upstream v0.36): a phase, a pod status reason, or a
+/// container waiting or terminated reason.
 #[derive(
     JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash,
 )]
 pub enum PodState {
     Running,
     Pending,
+    Succeeded,
+    Failed,
     Unknown,
+    NodeAffinity,
+    NodeLost,
+    Shutdown,
+    UnexpectedAdmissionError,
     PodInitializing,
     ContainerCreating,
-    CrashLoopBackOff,
     ImagePullBackOff,
-    ErrImagePull,
+    CrashLoopBackOff,
     CreateContainerConfigError,
+    ErrImagePull,
     CreateContainerError,
     InvalidImageName,
-    RunContainerError,
+    #[serde(rename = "OOMKilled")]
+    OomKilled,
+    Error,
+    Completed,
+    DeadlineExceeded,
+    Evicted,
+    ContainerCannotRun,
+    StartError,
 }
 
 impl PodState {
@@ -526,16 +651,28 @@ impl PodState {
         match self {
             PodState::Running => "Running",
             PodState::Pending => "Pending",
+            PodState::Succeeded => "Succeeded",
+            PodState::Failed => "Failed",
             PodState::Unknown => "Unknown",
+            PodState::NodeAffinity => "NodeAffinity",
+            PodState::NodeLost => "NodeLost",
+            PodState::Shutdown => "Shutdown",
+            PodState::UnexpectedAdmissionError => "UnexpectedAdmissionError",
             PodState::PodInitializing => "PodInitializing",
             PodState::ContainerCreating => "ContainerCreating",
-            PodState::CrashLoopBackOff => "CrashLoopBackOff",
             PodState::ImagePullBackOff => "ImagePullBackOff",
-            PodState::ErrImagePull => "ErrImagePull",
+            PodState::CrashLoopBackOff => "CrashLoopBackOff",
             PodState::CreateContainerConfigError => "CreateContainerConfigError",
+            PodState::ErrImagePull => "ErrImagePull",
             PodState::CreateContainerError => "CreateContainerError",
             PodState::InvalidImageName => "InvalidImageName",
-            PodState::RunContainerError => "RunContainerError",
+            PodState::OomKilled => "OOMKilled",
+            PodState::Error => "Error",
+            PodState::Completed => "Completed",
+            PodState::DeadlineExceeded => "DeadlineExceeded",
+            PodState::Evicted => "Evicted",
+            PodState::ContainerCannotRun => "ContainerCannotRun",
+            PodState::StartError => "StartError",
         }
     }
 }
@@ -547,7 +684,11 @@ pub struct FailedPods {
     /// Only pods whose status.reason or a container's terminated/waiting reason is one of these.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasons: Option<Vec<String>>,
-    /// Also match init containers' reasons. Default false.
+    /// Only pods with a terminated container that exited with one of these codes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
+    pub exit_codes: Option<Vec<i32>>,
+    /// Also match init containers' reasons and exit codes. Default false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub including_init_containers: Option<bool>,
     /// Skip pods whose controller owner is of one of these kinds (e.g. Job).

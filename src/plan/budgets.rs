@@ -1,7 +1,7 @@
 //! PodDisruptionBudgets simulated across a run (SPEC §5, §7): what the
 //! Eviction API would answer, given the evictions already planned.
 
-use crate::snapshot::{IdVec, PdbId, PodId, Snapshot};
+use crate::snapshot::{IdVec, PdbId, Phase, PodId, Snapshot};
 
 #[derive(Clone, Debug)]
 pub struct Budgets {
@@ -18,10 +18,13 @@ impl Budgets {
 
     /// Whether the Eviction API would let the pod go now.
     pub fn allow(&self, snap: &Snapshot, pod: PodId) -> bool {
-        let healthy = {
-            let p = snap.pod(pod);
-            p.ready && !p.terminating
-        };
+        let p = snap.pod(pod);
+        // The API deletes these at once, without looking at any budget (and so
+        // before it could refuse a pod under two of them).
+        if p.terminating || matches!(p.phase, Phase::Pending | Phase::Succeeded | Phase::Failed) {
+            return true;
+        }
+        let healthy = p.ready;
         let pdbs = snap.pdbs_of(pod);
         // The Eviction API refuses pods selected by more than one budget.
         if pdbs.len() > 1 {

@@ -161,10 +161,10 @@ const INVALID: &[(&str, &str, &str, &str)] = &[
         "-3 must be at least 1",
     ),
     (
-        "maxPodLifeTimeSeconds missing",
-        "strategies: {PodLifeTime: {params: {podLifeTime: {states: [Running]}}}}",
-        "spec.strategies.PodLifeTime.params.podLifeTime.maxPodLifeTimeSeconds",
-        "is required",
+        "PodLifeTime without any filter",
+        "strategies: {PodLifeTime: {params: {podLifeTime: {includingInitContainers: true}}}}",
+        "spec.strategies.PodLifeTime.params.podLifeTime",
+        "needs at least one of maxPodLifeTimeSeconds, states, conditions and exitCodes",
     ),
     (
         "interval does not parse",

@@ -16,7 +16,7 @@ use k8s_openapi::api::scheduling::v1::PriorityClass;
 
 pub use ids::{Id, IdVec, NodeId, PdbId, PerNode, PerPod, PodId};
 pub use pdb::PdbInfo;
-pub use pod::{OwnerRef, Phase, PodInfo, Qos, to_chrono};
+pub use pod::{OwnerRef, Phase, PodInfo, Qos, exit_code, state_reason, to_chrono};
 pub use resources::Resources;
 
 use crate::selectors::Labels;

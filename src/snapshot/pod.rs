@@ -229,6 +229,37 @@ impl PodInfo {
             .unwrap_or_default()
     }
 
+    pub fn ephemeral_container_statuses(&self) -> &[ContainerStatus] {
+        self.pod
+            .status
+            .as_ref()
+            .and_then(|s| s.ephemeral_container_statuses.as_deref())
+            .unwrap_or_default()
+    }
+
+    /// The regular containers' statuses, then the init containers' and the
+    /// ephemeral containers' when asked for.
+    pub fn statuses(
+        &self,
+        init: bool,
+        ephemeral: bool,
+    ) -> impl Iterator<Item = &ContainerStatus> + '_ {
+        let init: &[_] = if init {
+            self.init_container_statuses()
+        } else {
+            &[]
+        };
+        let ephemeral: &[_] = if ephemeral {
+            self.ephemeral_container_statuses()
+        } else {
+            &[]
+        };
+        self.container_statuses()
+            .iter()
+            .chain(init)
+            .chain(ephemeral)
+    }
+
     pub fn status_reason(&self) -> Option<&str> {
         self.pod.status.as_ref().and_then(|s| s.reason.as_deref())
     }
@@ -245,6 +276,21 @@ impl PodInfo {
 }
 
 /// k8s-openapi carries jiff timestamps; the rest of the crate uses chrono.
+/// A container's current waiting or terminated reason.
+pub fn state_reason(c: &ContainerStatus) -> Option<&str> {
+    let state = c.state.as_ref()?;
+    state
+        .waiting
+        .as_ref()
+        .and_then(|w| w.reason.as_deref())
+        .or_else(|| state.terminated.as_ref().and_then(|t| t.reason.as_deref()))
+}
+
+/// A container's exit code, when it has terminated.
+pub fn exit_code(c: &ContainerStatus) -> Option<i32> {
+    Some(c.state.as_ref()?.terminated.as_ref()?.exit_code)
+}
+
 pub fn to_chrono(t: k8s_openapi::jiff::Timestamp) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(t.as_second(), t.subsec_nanosecond().max(0) as u32)
 }

@@ -7,8 +7,11 @@ use super::utilization::{
     Capacity, Thresholds, all_positive, below_all, check_thresholds, fill_natives, score, take,
 };
 use crate::api;
-use crate::plan::eligibility::eviction_order;
+use k8s_openapi::api::core::v1::PodSpec;
+
+use crate::plan::eligibility::{SkipReason, eviction_order};
 use crate::plan::{Ledger, Outcome};
+use crate::selectors::tolerates_all;
 use crate::snapshot::{NodeId, PerNode, PodId};
 use crate::validation::Errors;
 
@@ -16,6 +19,9 @@ use crate::validation::Errors;
 pub struct HighNodeUtilization {
     thresholds: Thresholds,
     number_of_nodes: u32,
+    /// `evictionModes: [OnlyThresholdingResources]`: the resources the user
+    /// listed; only pods requesting one of them explicitly are candidates.
+    only_requesting: Option<Vec<String>>,
 }
 
 impl Strategy for HighNodeUtilization {
@@ -34,10 +40,17 @@ impl Strategy for HighNodeUtilization {
             .unwrap_or_default();
         let mut thresholds =
             check_thresholds(t.thresholds.as_ref(), &format!("{base}.thresholds"), errs)?;
+        let only_requesting = t
+            .eviction_modes
+            .iter()
+            .flatten()
+            .any(|m| *m == api::EvictionMode::OnlyThresholdingResources)
+            .then(|| thresholds.keys().cloned().collect());
         fill_natives(&mut thresholds);
         Some(Self {
             thresholds,
             number_of_nodes: t.number_of_nodes.unwrap_or(0).max(0).unsigned_abs(),
+            only_requesting,
         })
     }
 
@@ -45,6 +58,7 @@ impl Strategy for HighNodeUtilization {
         let Self {
             thresholds,
             number_of_nodes,
+            only_requesting,
         } = self;
         let snap = ledger.snap;
         let nodes: Vec<NodeId> = ledger.processed_nodes().collect();
@@ -86,11 +100,33 @@ impl Strategy for HighNodeUtilization {
             let mut pods: Vec<PodId> = ledger
                 .active_pods_on(node)
                 .filter(|&p| ledger.in_scope(p))
+                .filter(|&p| {
+                    only_requesting
+                        .as_ref()
+                        .is_none_or(|res| requests_any(snap.pod(p).spec(), res))
+                })
                 .collect();
             pods.sort_by_key(|&p| (eviction_order(snap, p), p));
             for id in pods {
                 if !all_positive(&spare) {
                     return;
+                }
+                // A pod no destination would take comes straight back.
+                let tolerations = snap
+                    .pod(id)
+                    .spec()
+                    .tolerations
+                    .as_deref()
+                    .unwrap_or_default();
+                if !others.iter().any(|&d| {
+                    tolerates_all(
+                        tolerations,
+                        &snap.node(d).taints,
+                        &["NoSchedule", "NoExecute"],
+                    )
+                }) {
+                    ledger.record_skip(SkipReason::NoFit);
+                    continue;
                 }
                 let reason = format!(
                     "{} is underutilized; packing its pods onto other nodes",
@@ -102,6 +138,15 @@ impl Strategy for HighNodeUtilization {
             }
         }
     }
+}
+
+/// Whether a container or init container explicitly requests one of `resources`.
+fn requests_any(spec: &PodSpec, resources: &[String]) -> bool {
+    spec.containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+        .filter_map(|c| c.resources.as_ref()?.requests.as_ref())
+        .any(|req| resources.iter().any(|r| req.contains_key(r)))
 }
 
 #[cfg(test)]
@@ -193,6 +238,50 @@ mod tests {
         for (what, c, yaml, want) in cases {
             assert_eq!(c.run(&yaml).evicted(), *want, "{what}");
         }
+    }
+
+    #[test]
+    fn pods_must_tolerate_a_destination() {
+        // n1 is underutilized; both destinations are tainted, n3 with a taint "t2" only.
+        let c = Cluster::default()
+            .node(node("n1"))
+            .node(node("n2").taint("t", "", "NoSchedule"))
+            .node(node("n3").taint("t2", "", "NoExecute"))
+            .pods(load("n2", 2, "1"))
+            .pods(load("n3", 2, "1"))
+            .pod(pod("intolerant").on("n1").req("100m", ""))
+            .pod(
+                pod("tolerant")
+                    .on("n1")
+                    .req("100m", "")
+                    .tolerate("t2", "", ""),
+            );
+        let r = c.run(&hnu(""));
+        assert_eq!(r.evicted(), ["tolerant"]);
+        assert_eq!(r.skipped(), [("NoFit".to_string(), 1)]);
+        // PreferNoSchedule does not keep a pod away.
+        let soft = Cluster::default()
+            .node(node("n1"))
+            .node(node("n2").taint("t", "", "PreferNoSchedule"))
+            .pods(load("n2", 2, "1"))
+            .pod(pod("p").on("n1").req("100m", ""));
+        assert_eq!(soft.run(&hnu("")).evicted(), ["p"]);
+    }
+
+    #[test]
+    fn eviction_modes_only_thresholding_resources() {
+        let c = Cluster::with_nodes(2)
+            .pods(load("n2", 2, "1"))
+            .pod(pod("cpu").on("n1").req("100m", ""))
+            .pod(pod("memory").on("n1").req("", "10Mi"))
+            .pod(pod("init-cpu").on("n1").init_container("50m", ""))
+            .pod(pod("nothing").on("n1"));
+        let all = c.run(&hnu(""));
+        assert_eq!(all.evicted_set(), ["cpu", "init-cpu", "memory", "nothing"]);
+        let only = c.run(&hnu(", evictionModes: [OnlyThresholdingResources]"));
+        assert_eq!(only.evicted_set(), ["cpu", "init-cpu"]);
+        let bad = "{nodeResourceUtilizationThresholds: {thresholds: {cpu: 1}, evictionModes: [Everything]}}";
+        assert!(serde_yaml_ng::from_str::<crate::api::HighNodeUtilizationParams>(bad).is_err());
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub struct LowNodeUtilization {
     target_thresholds: Thresholds,
     number_of_nodes: u32,
     use_deviation_thresholds: bool,
+    /// `evictionLimits.node`: this strategy's evictions per overutilized node.
+    per_node_limit: Option<u32>,
 }
 
 impl Strategy for LowNodeUtilization {
@@ -85,11 +87,23 @@ impl Strategy for LowNodeUtilization {
             fill_natives(&mut thresholds);
             fill_natives(&mut target_thresholds);
         }
+        let per_node_limit = match t.eviction_limits.as_ref().and_then(|l| l.node) {
+            Some(n) if n < 0 => {
+                errs.push(
+                    format!("{base}.evictionLimits.node"),
+                    format!("{n} is negative"),
+                );
+                ok = false;
+                None
+            }
+            other => other.map(i32::unsigned_abs),
+        };
         ok.then_some(Self {
             thresholds,
             target_thresholds,
             number_of_nodes: t.number_of_nodes.unwrap_or(0).max(0).unsigned_abs(),
             use_deviation_thresholds: deviation,
+            per_node_limit,
         })
     }
 
@@ -99,6 +113,7 @@ impl Strategy for LowNodeUtilization {
             target_thresholds,
             number_of_nodes,
             use_deviation_thresholds,
+            per_node_limit,
         } = self;
         let snap = ledger.snap;
         let nodes: Vec<NodeId> = ledger.processed_nodes().collect();
@@ -160,8 +175,14 @@ impl Strategy for LowNodeUtilization {
                 .filter(|&p| ledger.in_scope(p))
                 .collect();
             pods.sort_by_key(|&p| (eviction_order(snap, p), p));
+            let mut evicted_here = 0;
             for id in pods {
                 if !above_any(ledger, node, &high) || !all_positive(&spare) {
+                    break;
+                }
+                if per_node_limit.is_some_and(|max| evicted_here >= max) {
+                    // The node would still give up a pod: that one is counted.
+                    ledger.record_skip(SkipReason::LimitReached);
                     break;
                 }
                 let tolerations = snap
@@ -187,6 +208,7 @@ impl Strategy for LowNodeUtilization {
                 );
                 if ledger.try_evict(id, reason) == Outcome::Evicted {
                     take(&mut spare, &snap.pod(id).requests);
+                    evicted_here += 1;
                 }
             }
         }
@@ -381,6 +403,33 @@ mod tests {
             .pods(load("n3", 4, "1"));
         let r = c.run(&format!("maxNoOfPodsToEvictTotal: 1\n{YAML}"));
         assert_eq!(r.evicted(), ["n3-1"]);
+    }
+
+    #[test]
+    fn eviction_limits_cap_evictions_per_overutilized_node() {
+        // n1 and n2 overutilized (4 pods each), n3 and n4 empty.
+        let c = Cluster::with_nodes(4)
+            .pods(load("n1", 4, "1"))
+            .pods(load("n2", 4, "1"));
+        let yaml = |limits: &str| {
+            format!(
+                "strategies: {{LowNodeUtilization: {{params: {{nodeResourceUtilizationThresholds: {{thresholds: {{cpu: 20}}, targetThresholds: {{cpu: 50}}{limits}}}}}}}}}"
+            )
+        };
+        assert_eq!(c.run(&yaml("")).evicted().len(), 4);
+        let capped = c.run(&yaml(", evictionLimits: {node: 1}"));
+        assert_eq!(capped.evicted(), ["n1-1", "n2-1"]);
+        assert_eq!(capped.skipped(), [("LimitReached".to_string(), 2)]);
+        assert!(
+            c.run(&yaml(", evictionLimits: {node: 0}"))
+                .evicted()
+                .is_empty()
+        );
+        let errs = c.invalid(&yaml(", evictionLimits: {node: -1}"));
+        assert_eq!(
+            errs[0].path,
+            "spec.strategies.LowNodeUtilization.params.nodeResourceUtilizationThresholds.evictionLimits.node"
+        );
     }
 
     #[test]

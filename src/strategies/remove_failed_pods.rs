@@ -4,12 +4,13 @@
 use super::Strategy;
 use crate::api;
 use crate::plan::Ledger;
-use crate::snapshot::{Phase, PodInfo};
+use crate::snapshot::{Phase, PodInfo, exit_code};
 use crate::validation::Errors;
 
 #[derive(Debug, Clone)]
 pub struct RemoveFailedPods {
     reasons: Vec<String>,
+    exit_codes: Vec<i32>,
     including_init_containers: bool,
     exclude_owner_kinds: Vec<String>,
     min_pod_lifetime_seconds: Option<i64>,
@@ -35,6 +36,7 @@ impl Strategy for RemoveFailedPods {
         }
         Some(Self {
             reasons: f.reasons.unwrap_or_default(),
+            exit_codes: f.exit_codes.unwrap_or_default(),
             including_init_containers: f.including_init_containers.unwrap_or(false),
             exclude_owner_kinds: f.exclude_owner_kinds.unwrap_or_default(),
             min_pod_lifetime_seconds: f.min_pod_lifetime_seconds,
@@ -44,6 +46,7 @@ impl Strategy for RemoveFailedPods {
     fn run(&self, ledger: &mut Ledger<'_>) {
         let Self {
             reasons,
+            exit_codes,
             including_init_containers,
             exclude_owner_kinds,
             min_pod_lifetime_seconds,
@@ -77,8 +80,16 @@ impl Strategy for RemoveFailedPods {
                     .find(|r| reasons.iter().any(|want| want == r))
                     .map(str::to_string)
             };
-            if let Some(reason) = matched {
-                ledger.try_evict(id, format!("pod failed ({reason})"));
+            let exited = if exit_codes.is_empty() {
+                Some(String::new())
+            } else {
+                pod.statuses(*including_init_containers, false)
+                    .filter_map(exit_code)
+                    .find(|c| exit_codes.contains(c))
+                    .map(|c| format!(", exit code {c}"))
+            };
+            if let (Some(reason), Some(code)) = (matched, exited) {
+                ledger.try_evict(id, format!("pod failed ({reason}{code})"));
             }
         }
     }
@@ -134,6 +145,34 @@ mod tests {
                     pod("p").phase("Pending"),
                 ],
                 &["f"],
+            ),
+            (
+                "exitCodes: a terminated container exited with a listed code",
+                "exitCodes: [137, 3]",
+                vec![
+                    failed("oom").exited(137),
+                    failed("three").exited(3),
+                    failed("one").exited(1),
+                    failed("none"),
+                    failed("init").init_exited(137),
+                ],
+                &["oom", "three"],
+            ),
+            (
+                "exitCodes with init containers",
+                "exitCodes: [137], includingInitContainers: true",
+                vec![failed("init").init_exited(137), failed("one").exited(1)],
+                &["init"],
+            ),
+            (
+                "exitCodes and reasons together",
+                "exitCodes: [137], reasons: [OOMKilled]",
+                vec![
+                    failed("both").terminated("OOMKilled").exited(137),
+                    failed("code-only").exited(137),
+                    failed("reason-only").terminated("OOMKilled"),
+                ],
+                &["both"],
             ),
             (
                 "status.reason",

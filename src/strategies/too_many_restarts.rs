@@ -1,15 +1,21 @@
 //! RemovePodsHavingTooManyRestarts: evicts pods whose containers restarted at
-//! least `podRestartThreshold` times in total.
+//! least `podRestartThreshold` times in total, optionally only in given
+//! states; on each node the most restarted first.
+
+use std::cmp::Reverse;
 
 use super::Strategy;
-use crate::api;
+use crate::api::{self, RestartState};
 use crate::plan::Ledger;
+use crate::snapshot::PodInfo;
 use crate::validation::Errors;
 
 #[derive(Debug, Clone)]
 pub struct TooManyRestarts {
     threshold: i32,
     including_init_containers: bool,
+    /// "Running" (the phase) and "CrashLoopBackOff" (a waiting reason).
+    states: Vec<&'static str>,
 }
 
 impl Strategy for TooManyRestarts {
@@ -26,40 +32,74 @@ impl Strategy for TooManyRestarts {
             .clone()
             .unwrap_or_default();
         let field = format!("{at}.podsHavingTooManyRestarts.podRestartThreshold");
-        match r.pod_restart_threshold {
+        let threshold = match r.pod_restart_threshold {
             None => {
                 errs.push(field, "is required");
-                None
+                return None;
             }
             Some(t) if t < 1 => {
                 errs.push(field, format!("{t} must be at least 1"));
-                None
+                return None;
             }
-            Some(threshold) => Some(Self {
-                threshold,
-                including_init_containers: r.including_init_containers.unwrap_or(false),
-            }),
-        }
+            Some(t) => t,
+        };
+        let mut states: Vec<&'static str> = r
+            .states
+            .iter()
+            .flatten()
+            .map(|s| match s {
+                RestartState::Running => "Running",
+                RestartState::CrashLoopBackOff => "CrashLoopBackOff",
+            })
+            .collect();
+        states.sort_unstable();
+        states.dedup();
+        Some(Self {
+            threshold,
+            including_init_containers: r.including_init_containers.unwrap_or(false),
+            states,
+        })
     }
 
     fn run(&self, ledger: &mut Ledger<'_>) {
-        let Self {
-            threshold,
-            including_init_containers,
-        } = self;
         let snap = ledger.snap;
-        for id in super::scoped_active_pods(ledger) {
-            let pod = snap.pod(id);
-            let restarts = pod.restarts
-                + if *including_init_containers {
-                    pod.init_restarts
-                } else {
-                    0
-                };
-            if restarts >= i64::from(*threshold) {
-                ledger.try_evict(id, format!("{restarts} restarts (threshold {threshold})"));
+        let mut candidates = Vec::new();
+        for node in ledger.processed_nodes() {
+            for id in ledger.active_pods_on(node).filter(|&p| ledger.in_scope(p)) {
+                let pod = snap.pod(id);
+                let restarts = pod.restarts
+                    + if self.including_init_containers {
+                        pod.init_restarts
+                    } else {
+                        0
+                    };
+                if restarts >= i64::from(self.threshold) && self.in_state(pod) {
+                    // Prefer-no-eviction pods last; per node, the most restarted first.
+                    candidates.push((pod.prefer_no_eviction, node, Reverse(restarts), id));
+                }
             }
         }
+        candidates.sort();
+        for (_, _, Reverse(restarts), id) in candidates {
+            ledger.try_evict(
+                id,
+                format!("{restarts} restarts (threshold {})", self.threshold),
+            );
+        }
+    }
+}
+
+impl TooManyRestarts {
+    fn in_state(&self, pod: &PodInfo) -> bool {
+        if self.states.is_empty() {
+            return true;
+        }
+        let waiting = pod
+            .statuses(self.including_init_containers, false)
+            .filter_map(|c| c.state.as_ref()?.waiting.as_ref()?.reason.as_deref());
+        std::iter::once(pod.phase.as_str())
+            .chain(waiting)
+            .any(|s| self.states.contains(&s))
     }
 }
 
@@ -101,6 +141,64 @@ mod tests {
             ));
             assert_eq!(r.evicted_set(), *want, "{params}");
         }
+    }
+
+    #[test]
+    fn states() {
+        let pods = || {
+            Cluster::with_nodes(2).pods([
+                pod("running").on("n1").restarts(5),
+                pod("crashing")
+                    .on("n1")
+                    .phase("Pending")
+                    .restarts(5)
+                    .waiting("CrashLoopBackOff"),
+                pod("init-crashing")
+                    .on("n1")
+                    .phase("Pending")
+                    .restarts(5)
+                    .init_waiting("CrashLoopBackOff"),
+                pod("pending").on("n1").phase("Pending").restarts(5),
+            ])
+        };
+        let cases: &[(&str, &[&str])] = &[
+            ("states: [Running]", &["running"]),
+            ("states: [CrashLoopBackOff]", &["crashing"]),
+            (
+                "states: [CrashLoopBackOff], includingInitContainers: true",
+                &["crashing", "init-crashing"],
+            ),
+            (
+                "states: [Running, CrashLoopBackOff]",
+                &["crashing", "running"],
+            ),
+            (
+                "states: []",
+                &["crashing", "init-crashing", "pending", "running"],
+            ),
+        ];
+        for (params, want) in cases {
+            let r = pods().run(&format!(
+                "strategies: {{RemovePodsHavingTooManyRestarts: {{params: {{podsHavingTooManyRestarts: {{podRestartThreshold: 1, {params}}}}}}}}}"
+            ));
+            assert_eq!(r.evicted_set(), *want, "{params}");
+        }
+        let bad = "{podsHavingTooManyRestarts: {podRestartThreshold: 1, states: [Pending]}}";
+        assert!(serde_yaml_ng::from_str::<crate::api::TooManyRestartsParams>(bad).is_err());
+    }
+
+    #[test]
+    fn most_restarted_first_on_each_node_so_limits_keep_the_worst() {
+        let r = Cluster::with_nodes(2)
+            .pods([
+                pod("a-few").on("n1").restarts(2),
+                pod("b-many").on("n1").restarts(40),
+                pod("c-some").on("n1").restarts(9),
+                pod("d-other-node").on("n2").restarts(100),
+            ])
+            .run("maxNoOfPodsToEvictPerNode: 2\nstrategies: {RemovePodsHavingTooManyRestarts: {params: {podsHavingTooManyRestarts: {podRestartThreshold: 1}}}}");
+        assert_eq!(r.evicted(), ["b-many", "c-some", "d-other-node"]);
+        assert_eq!(r.skipped(), [("LimitReached".to_string(), 1)]);
     }
 
     #[test]

@@ -72,6 +72,23 @@ impl Cluster {
         validate(&spec, &lookup).unwrap_or_else(|e| panic!("test policy is invalid: {e}\n{yaml}"))
     }
 
+    /// The field errors of a policy that must be invalid.
+    pub fn invalid(&self, yaml: &str) -> Vec<crate::validation::FieldError> {
+        let spec: DeschedulerPolicySpec = serde_yaml_ng::from_str(yaml)
+            .unwrap_or_else(|e| panic!("test policy does not parse: {e}\n{yaml}"));
+        let classes = self.0.priority_classes.clone();
+        let lookup = move |name: &str| {
+            classes
+                .iter()
+                .find(|pc| pc.metadata.name.as_deref() == Some(name))
+                .and_then(|pc| pc.value)
+        };
+        match validate(&spec, &lookup) {
+            Ok(_) => panic!("expected the policy to be invalid:\n{yaml}"),
+            Err(e) => e.0,
+        }
+    }
+
     /// Validates the policy and plans one run against a snapshot taken at [`NOW`].
     pub fn run(&self, yaml: &str) -> Run {
         let snap = self.snapshot();

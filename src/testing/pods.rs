@@ -322,6 +322,68 @@ impl PodB {
         self.push_state(true, terminated(reason))
     }
 
+    /// A container that terminated with this exit code (reason Error).
+    pub fn exited(self, code: i32) -> Self {
+        self.push_state(false, exited(code))
+    }
+
+    pub fn init_exited(self, code: i32) -> Self {
+        self.push_state(true, exited(code))
+    }
+
+    /// An ephemeral container's status in this state.
+    fn push_ephemeral(mut self, state: ContainerState) -> Self {
+        let list = self
+            .status()
+            .ephemeral_container_statuses
+            .get_or_insert_default();
+        list.push(ContainerStatus {
+            state: Some(state),
+            ..container_status(&format!("debug{}", list.len()))
+        });
+        self
+    }
+
+    pub fn ephemeral_waiting(self, reason: &str) -> Self {
+        self.push_ephemeral(waiting(reason))
+    }
+
+    pub fn ephemeral_exited(self, code: i32) -> Self {
+        self.push_ephemeral(exited(code))
+    }
+
+    /// Adds a status condition that last changed `secs` seconds before [`super::NOW`].
+    pub fn condition(mut self, type_: &str, status: &str, reason: &str, secs: i64) -> Self {
+        self.status()
+            .conditions
+            .get_or_insert_default()
+            .push(PodCondition {
+                type_: type_.into(),
+                status: status.into(),
+                reason: (!reason.is_empty()).then(|| reason.into()),
+                last_transition_time: Some(super::ago(secs)),
+                ..Default::default()
+            });
+        self
+    }
+
+    /// Adds a non-controller ownerReference.
+    pub fn also_owned_by(mut self, kind: &str, name: &str) -> Self {
+        self.0
+            .metadata
+            .owner_references
+            .get_or_insert_default()
+            .push(OwnerReference {
+                api_version: "v1".into(),
+                kind: kind.into(),
+                name: name.into(),
+                uid: format!("uid-{name}"),
+                controller: None,
+                ..Default::default()
+            });
+        self
+    }
+
     /// `status.reason`.
     pub fn reason(mut self, reason: &str) -> Self {
         self.status().reason = Some(reason.into());
@@ -396,6 +458,17 @@ fn term(key: &str, values: &[&str]) -> NodeSelectorTerm {
             operator: "In".into(),
             values: Some(values.iter().map(|v| v.to_string()).collect()),
         }]),
+        ..Default::default()
+    }
+}
+
+fn exited(code: i32) -> ContainerState {
+    ContainerState {
+        terminated: Some(ContainerStateTerminated {
+            exit_code: code,
+            reason: Some("Error".into()),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }

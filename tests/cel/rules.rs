@@ -137,6 +137,53 @@ fn good() -> Vec<(&'static str, Value)> {
             "high",
             high(json!({"thresholds": {"cpu": 20, "nvidia.com/gpu": 100}})),
         ),
+        (
+            "high eviction modes",
+            high(
+                json!({"thresholds": {"cpu": 20}, "evictionModes": ["OnlyThresholdingResources"]}),
+            ),
+        ),
+        (
+            "low eviction limits",
+            low(
+                json!({"thresholds": {"cpu": 20}, "targetThresholds": {"cpu": 50}, "evictionLimits": {"node": 2}}),
+            ),
+        ),
+        (
+            "spread constraints",
+            strategy(
+                "RemovePodsViolatingTopologySpreadConstraint",
+                json!({"constraints": ["DoNotSchedule", "ScheduleAnyway"]}),
+            ),
+        ),
+        (
+            "lifetime conditions only",
+            strategy(
+                "PodLifeTime",
+                json!({"podLifeTime": {"conditions": [{"reason": "PodCompleted", "minTimeSinceLastTransitionSeconds": 60}]}}),
+            ),
+        ),
+        (
+            "lifetime exit codes and owner kinds",
+            strategy(
+                "PodLifeTime",
+                json!({"podLifeTime": {"exitCodes": [137], "ownerKinds": {"exclude": ["Job"]}, "includingEphemeralContainers": true}}),
+            ),
+        ),
+        (
+            "restarts states",
+            strategy(
+                "RemovePodsHavingTooManyRestarts",
+                json!({"podsHavingTooManyRestarts": {"podRestartThreshold": 3, "states": ["CrashLoopBackOff"]}}),
+            ),
+        ),
+        (
+            "failed pods exit codes",
+            strategy(
+                "RemoveFailedPods",
+                json!({"failedPods": {"exitCodes": [1, 137]}}),
+            ),
+        ),
     ]
 }
 
@@ -222,6 +269,35 @@ fn bad() -> Vec<(&'static str, Value, &'static str)> {
             "low resource missing from targets",
             low(json!({"thresholds": {"cpu": 10, "memory": 10}, "targetThresholds": {"cpu": 50}})),
             PAIR,
+        ),
+        (
+            "spread: includeSoftConstraints and constraints",
+            strategy(
+                "RemovePodsViolatingTopologySpreadConstraint",
+                json!({"includeSoftConstraints": true, "constraints": ["DoNotSchedule"]}),
+            ),
+            "includeSoftConstraints and constraints are mutually exclusive",
+        ),
+        (
+            "lifetime without any filter",
+            strategy(
+                "PodLifeTime",
+                json!({"podLifeTime": {"includingInitContainers": true}}),
+            ),
+            "needs at least one of maxPodLifeTimeSeconds, states, conditions and exitCodes",
+        ),
+        (
+            "lifetime condition without a field",
+            strategy("PodLifeTime", json!({"podLifeTime": {"conditions": [{}]}})),
+            "a condition filter sets at least one field",
+        ),
+        (
+            "lifetime owner kinds both",
+            strategy(
+                "PodLifeTime",
+                json!({"podLifeTime": {"exitCodes": [1], "ownerKinds": {"include": ["Job"], "exclude": ["ReplicaSet"]}}}),
+            ),
+            NS,
         ),
     ]
 }
