@@ -2,9 +2,10 @@
 //! enabled strategy in registry order against one ledger. `simulate` and the
 //! operator both plan through here; neither calls a strategy itself.
 
+use crate::plan::ledger::Only;
 use crate::plan::{EvictionPlan, Ledger};
 use crate::policy::Policy;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{PodId, Snapshot};
 
 /// Plans a whole run: every enabled strategy in order against one snapshot.
 pub fn plan(snap: &Snapshot, policy: &Policy) -> EvictionPlan {
@@ -18,7 +19,21 @@ pub fn plan_observed(
     policy: &Policy,
     observe: &mut dyn FnMut(&'static str, &mut dyn FnMut()),
 ) -> EvictionPlan {
+    plan_restricted(snap, policy, None, observe)
+}
+
+/// Like [`plan_observed`], taking only the proposals `only` accepts (pod,
+/// strategy name): how an approved plan is checked again.
+pub fn plan_restricted(
+    snap: &Snapshot,
+    policy: &Policy,
+    only: Option<&Only>,
+    observe: &mut dyn FnMut(&'static str, &mut dyn FnMut()),
+) -> EvictionPlan {
     let mut ledger = Ledger::new(snap, &policy.rules);
+    if let Some(only) = only {
+        ledger.restrict(only);
+    }
     let ready = snap.nodes.values().filter(|n| n.ready).count();
     if ready < 2 {
         ledger.skip_run(format!("{ready} Ready node(s); at least 2 are needed"));

@@ -6,6 +6,7 @@
 //! events, metrics.
 
 pub mod api;
+pub mod approval;
 pub mod cli;
 pub mod cluster;
 pub mod controller;

@@ -4,8 +4,12 @@
 use chrono::{DateTime, Utc};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
-use crate::api::{DeschedulerPolicy, DeschedulerPolicyStatus, LastRun, RunMode, RunResult};
-use crate::report::RunReport;
+use crate::api::{
+    DeschedulerPolicy, DeschedulerPolicyStatus, LastApproved, LastRun, PendingPlan, RunMode,
+    RunResult,
+};
+use crate::approval;
+use crate::report::{MAX_PLAN_ENTRIES, RunReport};
 
 pub const FIELD_MANAGER: &str = "descheduler";
 
@@ -134,6 +138,122 @@ pub fn completed(
     s
 }
 
+/// approval: Manual: the run's plan becomes the one awaiting approval (none
+/// when it plans nothing); it can be approved until `expires`.
+pub fn set_pending_plan(
+    s: &mut DeschedulerPolicyStatus,
+    report: &RunReport,
+    created: DateTime<Utc>,
+    expires: DateTime<Utc>,
+) {
+    let evictions = report.would_evict(approval::MAX_APPROVABLE);
+    let planned = report.total(|c| c.would_evict);
+    s.pending_plan = (!evictions.is_empty()).then(|| PendingPlan {
+        id: approval::plan_id(&evictions),
+        created_at: Some(time(created)),
+        expires_at: Some(time(expires)),
+        omitted: (planned - evictions.len() as i64).max(0),
+        evictions,
+    });
+}
+
+/// Why an approval is refused, if it is: the id must name the pending plan,
+/// which must not have expired.
+pub fn approval_problem(
+    policy: &DeschedulerPolicy,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Option<(&'static str, String)> {
+    let pending = current(policy).pending_plan;
+    match pending {
+        Some(p) if p.id == id => {
+            let expires = p.expires_at.and_then(|t| crate::snapshot::to_chrono(t.0));
+            match expires {
+                Some(at) if now >= at => Some((
+                    "ExpiredPlan",
+                    format!("plan {id} expired at {at}; approve the current pending plan instead"),
+                )),
+                _ => None,
+            }
+        }
+        Some(p) => Some((
+            "UnknownPlan",
+            format!("plan {id} is not the pending plan (which is {})", p.id),
+        )),
+        None => Some((
+            "UnknownPlan",
+            format!("plan {id} is unknown: no plan is pending"),
+        )),
+    }
+}
+
+/// An approval that was refused: remembered so it is not retried, with the
+/// reason in the PlanApproved condition.
+pub fn approval_refused(
+    policy: &DeschedulerPolicy,
+    id: &str,
+    reason: &str,
+    message: &str,
+    now: DateTime<Utc>,
+) -> DeschedulerPolicyStatus {
+    let mut s = current(policy);
+    s.handled_approval = Some(id.to_string());
+    set_condition(
+        &mut s.conditions,
+        condition(
+            "PlanApproved",
+            false,
+            reason,
+            message.to_string(),
+            policy.metadata.generation,
+            now,
+        ),
+    );
+    s
+}
+
+/// An approved plan, carried out: what happened to each of its pods.
+pub fn approved(
+    policy: &DeschedulerPolicy,
+    id: &str,
+    report: &RunReport,
+    stale: &[String],
+    now: DateTime<Utc>,
+) -> DeschedulerPolicyStatus {
+    let mut s = current(policy);
+    let evicted = report.total(|c| c.evicted);
+    s.handled_approval = Some(id.to_string());
+    s.pending_plan = None;
+    s.total_evicted = Some(s.total_evicted.unwrap_or(0) + evicted);
+    s.last_approved = Some(LastApproved {
+        id: id.to_string(),
+        approved_at: Some(time(now)),
+        evicted,
+        stale: stale.len() as i64,
+        blocked: report.total(|c| c.blocked),
+        failed: report.total(|c| c.failed),
+        stale_pods: stale.iter().take(MAX_PLAN_ENTRIES).cloned().collect(),
+    });
+    let message = format!(
+        "plan {id}: evicted {evicted}, stale {}, blocked {}, failed {}",
+        stale.len(),
+        report.total(|c| c.blocked),
+        report.total(|c| c.failed)
+    );
+    set_condition(
+        &mut s.conditions,
+        condition(
+            "PlanApproved",
+            true,
+            "Approved",
+            message,
+            policy.metadata.generation,
+            now,
+        ),
+    );
+    s
+}
+
 /// An invalid spec: Valid=False with every field error; nothing runs until the spec changes.
 pub fn invalid(
     policy: &DeschedulerPolicy,
@@ -177,4 +297,135 @@ pub fn apply_body(name: &str, status: &DeschedulerPolicyStatus) -> serde_json::V
         "metadata": { "name": name },
         "status": status,
     })
+}
+
+#[cfg(test)]
+mod approval_tests {
+    use super::*;
+    use crate::api::DeschedulerPolicySpec;
+    use crate::evictor::EvictOutcome;
+    use crate::report::{Attempt, EvictionEntry};
+    use crate::snapshot::{Id, PodId};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().expect("valid time")
+    }
+
+    fn report(pods: &[&str], outcome: EvictOutcome) -> RunReport {
+        RunReport {
+            mode: RunMode::DryRun,
+            result: RunResult::Succeeded,
+            message: None,
+            strategies: vec![crate::api::StrategyCounts {
+                name: "PodLifeTime".into(),
+                would_evict: pods.len() as i64,
+                ..Default::default()
+            }],
+            attempts: pods
+                .iter()
+                .enumerate()
+                .map(|(i, p)| Attempt {
+                    pod: PodId::from_index(i),
+                    entry: EvictionEntry {
+                        namespace: "ns".into(),
+                        name: (*p).into(),
+                        node: "n1".into(),
+                        strategy: "PodLifeTime".into(),
+                        reason: "old".into(),
+                    },
+                    outcome,
+                })
+                .collect(),
+            blocked: Vec::new(),
+        }
+    }
+
+    fn with_plan(report: &RunReport) -> DeschedulerPolicy {
+        let mut p = DeschedulerPolicy::new("p", DeschedulerPolicySpec::default());
+        let mut s = DeschedulerPolicyStatus::default();
+        set_pending_plan(
+            &mut s,
+            report,
+            at("2026-11-23T12:00:00Z"),
+            at("2026-11-23T12:10:00Z"),
+        );
+        p.status = Some(s);
+        p
+    }
+
+    #[test]
+    fn a_plan_is_published_and_checked_before_approval() {
+        let r = report(&["a", "b"], EvictOutcome::WouldEvict);
+        let p = with_plan(&r);
+        let plan = p
+            .status
+            .as_ref()
+            .and_then(|s| s.pending_plan.clone())
+            .expect("a plan");
+        assert_eq!(plan.evictions.len(), 2);
+        assert_eq!(plan.evictions[0].pod, "ns/a");
+        assert_eq!(plan.omitted, 0);
+        let id = plan.id.clone();
+        let now = at("2026-11-23T12:05:00Z");
+        assert_eq!(approval_problem(&p, &id, now), None);
+        assert_eq!(
+            approval_problem(&p, "nope", now).map(|(r, _)| r),
+            Some("UnknownPlan")
+        );
+        assert_eq!(
+            approval_problem(&p, &id, at("2026-11-23T12:10:00Z")).map(|(r, _)| r),
+            Some("ExpiredPlan")
+        );
+        // Nothing planned: nothing to approve.
+        let empty = with_plan(&report(&[], EvictOutcome::WouldEvict));
+        assert!(
+            empty
+                .status
+                .as_ref()
+                .is_some_and(|s| s.pending_plan.is_none())
+        );
+        assert_eq!(
+            approval_problem(&empty, &id, now).map(|(r, _)| r),
+            Some("UnknownPlan")
+        );
+        let refused = approval_refused(&p, "nope", "UnknownPlan", "no such plan", now);
+        assert_eq!(refused.handled_approval.as_deref(), Some("nope"));
+        assert!(
+            refused.pending_plan.is_some(),
+            "the pending plan stays approvable"
+        );
+        let cond = refused
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "PlanApproved")
+            .expect("condition");
+        assert_eq!(
+            (cond.status.as_str(), cond.message.as_str()),
+            ("False", "no such plan")
+        );
+    }
+
+    #[test]
+    fn carrying_out_a_plan_records_what_happened() {
+        let p = with_plan(&report(&["a", "b"], EvictOutcome::WouldEvict));
+        let mut done = report(&["a"], EvictOutcome::Evicted);
+        done.mode = RunMode::Evict;
+        done.strategies[0].evicted = 1;
+        done.strategies[0].would_evict = 0;
+        let s = approved(
+            &p,
+            "id1",
+            &done,
+            &["ns/b".to_string()],
+            at("2026-11-23T12:06:00Z"),
+        );
+        let last = s.last_approved.clone().expect("recorded");
+        assert_eq!(
+            (last.evicted, last.stale, last.stale_pods),
+            (1, 1, vec!["ns/b".to_string()])
+        );
+        assert!(s.pending_plan.is_none());
+        assert_eq!(s.handled_approval.as_deref(), Some("id1"));
+        assert_eq!(s.total_evicted, Some(1));
+    }
 }

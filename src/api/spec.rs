@@ -32,6 +32,12 @@ use super::status::DeschedulerPolicyStatus;
     ),
     printcolumn(name = "Interval", type_ = "string", json_path = ".spec.interval"),
     printcolumn(
+        name = "Pending Plan",
+        type_ = "string",
+        json_path = ".status.pendingPlan.id",
+        description = "The plan awaiting approval (approval: Manual); approve it with kubectl annotate dsp NAME descheduler.dev/approve=ID"
+    ),
+    printcolumn(
         name = "Last Run",
         type_ = "date",
         json_path = ".status.lastRun.completionTime",
@@ -153,9 +159,25 @@ pub struct DeschedulerPolicySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_eviction_policy: Option<NoEvictionPolicy>,
 
+    /// Automatic (default) evicts on every run. Manual makes every run a dry run that publishes
+    /// status.pendingPlan; annotating the policy descheduler.dev/approve=<pendingPlan.id> carries out
+    /// exactly that plan, after checking each pod again against the cluster as it is then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
+
     /// The strategies to run. A strategy listed here is enabled unless `enabled: false`.
     #[serde(default)]
     pub strategies: Strategies,
+}
+
+/// Whether a run's evictions need approval.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Approval {
+    /// Every run evicts what it plans.
+    #[default]
+    Automatic,
+    /// Every run publishes a plan; only an approved plan is carried out.
+    Manual,
 }
 
 /// Handling of pods annotated `descheduler.alpha.kubernetes.io/prefer-no-eviction`.

@@ -29,6 +29,59 @@ pub struct DeschedulerPolicyStatus {
     /// The last value of the descheduler.dev/run-now annotation that was acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handled_run_now: Option<String>,
+    /// approval: Manual: the plan of the last run, waiting for descheduler.dev/approve=<id>.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_plan: Option<PendingPlan>,
+    /// The last approved plan that was carried out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_approved: Option<LastApproved>,
+    /// The last value of the descheduler.dev/approve annotation that was acted on (carried out or refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handled_approval: Option<String>,
+}
+
+/// A plan waiting for approval.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingPlan {
+    /// A hash of the plan's contents; approve with descheduler.dev/approve=<id>.
+    pub id: String,
+    pub created_at: Option<Time>,
+    /// After this, the plan can no longer be approved (createdAt + interval).
+    pub expires_at: Option<Time>,
+    /// Every eviction of the plan (up to 1000), in the order they would be carried out.
+    #[serde(default)]
+    pub evictions: Vec<PlannedEviction>,
+    /// Planned evictions beyond the first 1000: not part of the approvable plan.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+/// What carrying out an approved plan did.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct LastApproved {
+    pub id: String,
+    pub approved_at: Option<Time>,
+    /// Pods of the plan that were evicted.
+    #[serde(default)]
+    pub evicted: i64,
+    /// Pods of the plan that were gone, had moved, or were no longer candidates: not evicted,
+    /// and never replaced by other pods.
+    #[serde(default)]
+    pub stale: i64,
+    /// Pods a PodDisruptionBudget protected.
+    #[serde(default)]
+    pub blocked: i64,
+    #[serde(default)]
+    pub failed: i64,
+    /// namespace/name of the stale pods (up to 100).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stale_pods: Vec<String>,
 }
 
 /// Evict or DryRun.
@@ -140,4 +193,7 @@ pub struct PlannedEviction {
     pub node: String,
     pub strategy: String,
     pub reason: String,
+    /// Where the replacement is predicted to land; absent when not predicted, empty when it would stay Pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted_node: Option<String>,
 }

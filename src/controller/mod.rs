@@ -63,6 +63,10 @@ async fn reconcile(
     let now = chrono::Utc::now();
     let effective = runner.effective(&policy);
     Ok(match schedule::decide(&effective, now) {
+        Decision::Approve { .. } => {
+            runner.enqueue(&name);
+            Action::requeue(Duration::from_secs(60))
+        }
         Decision::Due { .. } => {
             runner.enqueue(&name);
             // Re-checked after the run; the interval bounds the wait if nothing else happens.

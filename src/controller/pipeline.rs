@@ -14,6 +14,7 @@ use kube::runtime::events::{Event, EventType};
 use super::runner::Runner;
 use super::schedule;
 use crate::api::{DeschedulerPolicy, RunMode};
+use crate::approval;
 use crate::engine;
 use crate::evictor::{self, ApiEvictor, DryRun};
 use crate::plan::EvictionPlan;
@@ -35,7 +36,7 @@ pub async fn run(r: &Runner, policy: &DeschedulerPolicy, trigger: Option<String>
         Err(errors) => return publish_invalid(r, policy, &errors.to_string(), start).await,
     };
     let plan = plan(r, &snapshot, &valid);
-    let mode = if valid.dry_run {
+    let mode = if valid.dry_run || valid.manual_approval {
         RunMode::DryRun
     } else {
         RunMode::Evict
@@ -44,9 +45,18 @@ pub async fn run(r: &Runner, policy: &DeschedulerPolicy, trigger: Option<String>
     // Written before the first eviction, so a restart never runs the policy early.
     let started = status::started(policy, start, mode, trigger.as_deref(), next);
     r.status.write(&name, started).await;
-    let outcomes = evict(r, &snapshot, &plan, &valid).await;
+    let outcomes = if valid.manual_approval {
+        // The plan waits for approval: nothing is sent now.
+        evictor::execute(&DryRun, &snapshot, &plan).await
+    } else {
+        evict(r, &snapshot, &plan, &valid).await
+    };
     let report = RunReport::build(&snapshot, &plan, &outcomes, mode);
-    let completed = status::completed(policy, &report, start, Utc::now(), trigger.as_deref(), next);
+    let mut completed =
+        status::completed(policy, &report, start, Utc::now(), trigger.as_deref(), next);
+    if valid.manual_approval {
+        status::set_pending_plan(&mut completed, &report, start, next);
+    }
     r.status.write(&name, completed).await;
     publish_events(r, policy, &events::run_events(&name, &report), &snapshot).await;
     r.metrics.record(
@@ -62,6 +72,67 @@ pub async fn run(r: &Runner, policy: &DeschedulerPolicy, trigger: Option<String>
         blocked = report.total(|c| c.blocked),
         failed = report.total(|c| c.failed),
         "run completed"
+    );
+}
+
+/// Carries out the pending plan `id` names, after checking each of its pods
+/// again against a fresh snapshot; stale pods are reported, never replaced.
+pub async fn approve(r: &Runner, policy: &DeschedulerPolicy, id: &str) {
+    let name = policy.metadata.name.clone().unwrap_or_default();
+    let clock = Instant::now();
+    let now = Utc::now();
+    if let Some((reason, message)) = status::approval_problem(policy, id, now) {
+        tracing::warn!(policy = %name, plan = id, %message, "approval refused");
+        r.status
+            .write(
+                &name,
+                status::approval_refused(policy, id, reason, &message, now),
+            )
+            .await;
+        publish_events(r, policy, &[events::approval_refused(&message)], None).await;
+        return;
+    }
+    let snapshot = r.caches.snapshot(now);
+    let valid = match policy::validate(&policy.spec, &|pc| {
+        snapshot.priority_classes.get(pc).copied()
+    }) {
+        Ok(p) => p,
+        Err(errors) => return publish_invalid(r, policy, &errors.to_string(), now).await,
+    };
+    let approved = policy
+        .status
+        .as_ref()
+        .and_then(|s| s.pending_plan.as_ref())
+        .map(|p| p.evictions.clone())
+        .unwrap_or_default();
+    let check = approval::recheck(&snapshot, &valid, &approved);
+    let mode = if valid.dry_run {
+        RunMode::DryRun
+    } else {
+        RunMode::Evict
+    };
+    let outcomes = evict(r, &snapshot, &check.plan, &valid).await;
+    let report = RunReport::build(&snapshot, &check.plan, &outcomes, mode);
+    r.status
+        .write(
+            &name,
+            status::approved(policy, id, &report, &check.stale, Utc::now()),
+        )
+        .await;
+    let texts = events::approved_events(&name, id, &report, check.stale.len());
+    publish_events(r, policy, &texts, &snapshot).await;
+    r.metrics.record(
+        &name,
+        &samples::samples(&report),
+        clock.elapsed().as_secs_f64(),
+    );
+    tracing::info!(
+        policy = %name,
+        plan = id,
+        evicted = report.total(|c| c.evicted),
+        stale = check.stale.len(),
+        blocked = report.total(|c| c.blocked),
+        "approved plan carried out"
     );
 }
 

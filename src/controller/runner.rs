@@ -104,9 +104,16 @@ impl Runner {
                 && self.is_leader()
             {
                 let effective = self.effective(&policy);
-                if let Decision::Due { trigger, why } = schedule::decide(&effective, Utc::now()) {
-                    tracing::info!(policy = %name, ?why, "run starting");
-                    pipeline::run(self.as_ref(), &effective, trigger).await;
+                match schedule::decide(&effective, Utc::now()) {
+                    Decision::Due { trigger, why } => {
+                        tracing::info!(policy = %name, ?why, "run starting");
+                        pipeline::run(self.as_ref(), &effective, trigger).await;
+                    }
+                    Decision::Approve { id } => {
+                        tracing::info!(policy = %name, plan = %id, "carrying out an approved plan");
+                        pipeline::approve(self.as_ref(), &effective, &id).await;
+                    }
+                    _ => {}
                 }
             }
             self.dequeue(&name);

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::api::DeschedulerPolicy;
+use crate::approval::APPROVE_ANNOTATION;
 use crate::policy::DEFAULT_INTERVAL;
 use crate::validation::parse_duration;
 
@@ -20,6 +21,8 @@ pub enum Decision {
     },
     /// Nothing to do until `at`.
     NotDue { at: DateTime<Utc> },
+    /// Carry out the pending plan whose id the approve annotation names.
+    Approve { id: String },
     /// `spec.suspend: true`.
     Suspended,
     /// The spec is invalid; wait for it to change.
@@ -46,11 +49,16 @@ pub fn interval(policy: &DeschedulerPolicy) -> Duration {
 }
 
 pub fn run_now_value(policy: &DeschedulerPolicy) -> Option<&str> {
+    annotation(policy, RUN_NOW_ANNOTATION)
+}
+
+/// A non-empty annotation of the policy.
+fn annotation<'p>(policy: &'p DeschedulerPolicy, key: &str) -> Option<&'p str> {
     policy
         .metadata
         .annotations
         .as_ref()?
-        .get(RUN_NOW_ANNOTATION)
+        .get(key)
         .map(String::as_str)
         .filter(|v| !v.is_empty())
 }
@@ -73,6 +81,11 @@ pub fn decide(policy: &DeschedulerPolicy, now: DateTime<Utc>) -> Decision {
         .any(|c| c.type_ == "Valid" && c.status == "False");
     if invalid {
         return Decision::Invalid;
+    }
+    if let Some(id) = annotation(policy, APPROVE_ANNOTATION)
+        && status.handled_approval.as_deref() != Some(id)
+    {
+        return Decision::Approve { id: id.to_string() };
     }
     if let Some(v) = run_now_value(policy)
         && status.handled_run_now.as_deref() != Some(v)
@@ -232,5 +245,31 @@ mod tests {
         assert_eq!(decide(&p, now), Decision::Invalid);
         p.spec.suspend = Some(true);
         assert_eq!(decide(&p, now), Decision::Suspended);
+    }
+
+    #[test]
+    fn an_approval_is_acted_on_once() {
+        let now = t("2026-11-23T12:00:00Z");
+        let mut p = policy(1, Some(1), Some("2026-11-23T11:59:00Z"));
+        p.metadata.annotations = Some([(APPROVE_ANNOTATION.to_string(), "abc".to_string())].into());
+        assert_eq!(decide(&p, now), Decision::Approve { id: "abc".into() });
+        p.status.as_mut().expect("status").handled_approval = Some("abc".into());
+        assert_eq!(
+            decide(&p, now),
+            Decision::NotDue {
+                at: t("2026-11-23T12:09:01Z")
+            },
+            "carried out or refused already"
+        );
+        // A spec change first runs the new spec (which publishes a new plan).
+        p.metadata.generation = Some(2);
+        p.status.as_mut().expect("status").handled_approval = None;
+        assert!(matches!(
+            decide(&p, now),
+            Decision::Due {
+                why: DueReason::NewGeneration,
+                ..
+            }
+        ));
     }
 }

@@ -30,6 +30,9 @@ enum Fate {
     Blocked,
 }
 
+/// Which (pod, strategy name) proposals a restricted ledger may take.
+pub type Only = dyn Fn(PodId, &str) -> bool;
+
 pub struct Ledger<'a> {
     pub snap: &'a Snapshot,
     rules: &'a Rules,
@@ -41,6 +44,9 @@ pub struct Ledger<'a> {
     common: CommonParams,
     /// The counts of the strategy whose turn it is; `None` before the first.
     current: Option<StrategyTally>,
+    /// When set, only these (pod, strategy) proposals may be taken: an
+    /// approved plan is carried out, never extended.
+    only: Option<&'a Only>,
     result: EvictionPlan,
 }
 
@@ -74,8 +80,15 @@ impl<'a> Ledger<'a> {
             budgets: Budgets::new(snap),
             common: CommonParams::default(),
             current: None,
+            only: None,
             result: EvictionPlan::default(),
         }
+    }
+
+    /// From now on, only proposals `only` accepts are taken; the others are
+    /// treated as out of scope (not candidates, not counted).
+    pub fn restrict(&mut self, only: &'a Only) {
+        self.only = Some(only);
     }
 
     /// Starts a strategy's turn: its filters apply and its counts begin.
@@ -170,6 +183,12 @@ impl<'a> Ledger<'a> {
         }
         if !self.in_scope(pod) {
             return Outcome::OutOfScope;
+        }
+        if let Some(only) = self.only {
+            let strategy = self.current.as_ref().map_or("", |t| t.name);
+            if !only(pod, strategy) {
+                return Outcome::OutOfScope;
+            }
         }
         if let Err(r) = self.evictable(pod) {
             return self.record_skip(r);

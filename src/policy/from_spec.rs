@@ -114,6 +114,7 @@ pub fn validate(
     errs.into_result(Policy {
         interval,
         dry_run: spec.dry_run.unwrap_or(false),
+        manual_approval: spec.approval == Some(api::Approval::Manual),
         suspend: spec.suspend.unwrap_or(false),
         rules: Rules {
             node_selector,

@@ -15,6 +15,8 @@ use crate::strategies::StrategyConfig;
 pub struct Policy {
     pub interval: Duration,
     pub dry_run: bool,
+    /// `approval: Manual`: runs publish a plan; only an approved one is carried out.
+    pub manual_approval: bool,
     pub suspend: bool,
     /// What the ledger applies to every strategy's candidates.
     pub rules: Rules,

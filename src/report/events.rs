@@ -58,6 +58,33 @@ pub fn run_events(policy: &str, report: &RunReport) -> Vec<EventText> {
     events
 }
 
+/// `Descheduled` on every pod actually evicted, then `PlanApproved` on the policy.
+pub fn approved_events(policy: &str, id: &str, report: &RunReport, stale: usize) -> Vec<EventText> {
+    let mut events = run_events(policy, report);
+    if let Some(summary) = events.last_mut() {
+        summary.reason = "PlanApproved";
+        summary.action = "Approve";
+        summary.note = format!(
+            "approved plan {id}: evicted {}, stale {stale}, blocked {}, failed {}",
+            report.total(|c| c.evicted),
+            report.total(|c| c.blocked),
+            report.total(|c| c.failed)
+        );
+    }
+    events
+}
+
+/// `ApprovalRefused`: an unknown or expired plan id.
+pub fn approval_refused(message: &str) -> EventText {
+    EventText {
+        warning: true,
+        reason: "ApprovalRefused",
+        action: "Approve",
+        note: truncate(message),
+        regarding: Regarding::Policy,
+    }
+}
+
 /// `InvalidPolicy` with every field error.
 pub fn invalid_policy(message: &str) -> EventText {
     EventText {

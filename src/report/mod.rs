@@ -148,15 +148,21 @@ impl RunReport {
 
     /// Dry run: the first evictions the run would make, for status.
     pub fn plan_entries(&self) -> Vec<PlannedEviction> {
+        self.would_evict(MAX_PLAN_ENTRIES)
+    }
+
+    /// The first `limit` evictions the run would make.
+    pub fn would_evict(&self, limit: usize) -> Vec<PlannedEviction> {
         self.attempts
             .iter()
             .filter(|a| a.outcome == EvictOutcome::WouldEvict)
-            .take(MAX_PLAN_ENTRIES)
+            .take(limit)
             .map(|a| PlannedEviction {
                 pod: format!("{}/{}", a.entry.namespace, a.entry.name),
                 node: a.entry.node.clone(),
                 strategy: a.entry.strategy.clone(),
                 reason: a.entry.reason.clone(),
+                predicted_node: None,
             })
             .collect()
     }
