@@ -5,7 +5,7 @@
 use crate::plan::ledger::Only;
 use crate::plan::{EvictionPlan, Ledger};
 use crate::policy::Policy;
-use crate::snapshot::{PodId, Snapshot};
+use crate::snapshot::Snapshot;
 
 /// Plans a whole run: every enabled strategy in order against one snapshot.
 pub fn plan(snap: &Snapshot, policy: &Policy) -> EvictionPlan {
@@ -27,7 +27,7 @@ pub fn plan_observed(
 pub fn plan_restricted(
     snap: &Snapshot,
     policy: &Policy,
-    only: Option<&Only>,
+    only: Option<&Only<'_>>,
     observe: &mut dyn FnMut(&'static str, &mut dyn FnMut()),
 ) -> EvictionPlan {
     let mut ledger = Ledger::new(snap, &policy.rules);

@@ -1183,6 +1183,7 @@ fn policy_spec() -> BoxedStrategy<DeschedulerPolicySpec> {
                     namespace_label_selector: ns_sel,
                     no_eviction_policy: nep,
                     strategies,
+                    ..Default::default()
                 }
             },
         )
@@ -1569,7 +1570,8 @@ fn check_case(
         let phase = phase(pod);
         if phase == "Succeeded" || phase == "Failed" {
             prop_assert!(
-                e.strategy == "PodLifeTime" || (phase == "Failed" && e.strategy == "RemoveFailedPods"),
+                e.strategy == "PodLifeTime"
+                    || (phase == "Failed" && e.strategy == "RemoveFailedPods"),
                 "{} pod {} taken by {}",
                 phase,
                 key,

@@ -31,7 +31,7 @@ enum Fate {
 }
 
 /// Which (pod, strategy name) proposals a restricted ledger may take.
-pub type Only = dyn Fn(PodId, &str) -> bool;
+pub type Only<'a> = dyn Fn(PodId, &str) -> bool + 'a;
 
 pub struct Ledger<'a> {
     pub snap: &'a Snapshot,
@@ -46,7 +46,7 @@ pub struct Ledger<'a> {
     current: Option<StrategyTally>,
     /// When set, only these (pod, strategy) proposals may be taken: an
     /// approved plan is carried out, never extended.
-    only: Option<&'a Only>,
+    only: Option<&'a Only<'a>>,
     result: EvictionPlan,
 }
 
@@ -87,7 +87,7 @@ impl<'a> Ledger<'a> {
 
     /// From now on, only proposals `only` accepts are taken; the others are
     /// treated as out of scope (not candidates, not counted).
-    pub fn restrict(&mut self, only: &'a Only) {
+    pub fn restrict(&mut self, only: &'a Only<'a>) {
         self.only = Some(only);
     }
 
