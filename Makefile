@@ -3,12 +3,15 @@ SHELL := /bin/bash
 
 CLUSTER := tests/e2e/cluster
 
-.PHONY: help cluster-build cluster-up cluster-down e2e test install-tools-build generate demo
+.PHONY: help cluster-build cluster-build-metrics cluster-up cluster-up-metrics cluster-down e2e test install-tools-build generate demo
 
 help:
 	@echo "make test           build the control plane, start it, run all cargo tests, stop it"
 	@echo "make cluster-build  build etcd, kube-*, kubectl and kwok into .cache/bin (no-op if up to date)"
 	@echo "make cluster-up     start the local control plane (kubeconfig: .cache/cluster/kubeconfig)"
+	@echo "                    WITH_METRICS=1 make cluster-up: also build and start metrics-server and Prometheus"
+	@echo "make cluster-up-metrics  the same as WITH_METRICS=1 make cluster-up"
+	@echo "make cluster-build-metrics  build metrics-server and Prometheus into .cache/bin (no-op if up to date)"
 	@echo "make cluster-down   stop it and remove its data (logs stay in .cache/cluster/logs)"
 	@echo "make e2e            run the e2e tests against the cluster, starting it if needed"
 	@echo "make install-tools-build  build helm and Flux's source-/helm-controller into .cache/bin (no-op if up to date)"
@@ -17,11 +20,22 @@ help:
 
 # --- local Kubernetes control plane for the e2e tests (tests/e2e/cluster) ---
 
+# WITH_METRICS=1 (from the environment or the command line) also builds and
+# starts metrics-server and Prometheus; see tests/e2e/README.md.
 cluster-build:
 	$(CLUSTER)/build.sh
+ifeq ($(WITH_METRICS),1)
+	$(CLUSTER)/build-metrics.sh
+endif
+
+cluster-build-metrics:
+	$(CLUSTER)/build-metrics.sh
 
 cluster-up: cluster-build
 	$(CLUSTER)/up.sh
+
+cluster-up-metrics: cluster-build cluster-build-metrics
+	WITH_METRICS=1 $(CLUSTER)/up.sh
 
 cluster-down:
 	$(CLUSTER)/down.sh
