@@ -22,6 +22,7 @@
 //! Each operator logs to `.cache/e2e-logs/<namespace>-<tag>.log` (the path is
 //! printed when a test fails); `DESCHEDULER_E2E_LOG` sets its `RUST_LOG`.
 
+mod approval;
 mod ha;
 mod lifecycle;
 mod strategies;
