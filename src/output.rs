@@ -70,6 +70,15 @@ pub fn table(policy_name: &str, report: &SimulateView) -> String {
         );
         pod_lines(&mut out, &report.blocked, &report.strategy_order);
     }
+    if !report.restarts.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "Last ready replicas: workloads restarted instead ({})",
+            report.restarts.len()
+        );
+        pod_lines(&mut out, &report.restarts, &report.strategy_order);
+    }
 
     let _ = writeln!(out);
     let name_width = report

@@ -118,6 +118,7 @@ pub fn completed(
         would_evict: report.total(|c| c.would_evict),
         blocked: report.total(|c| c.blocked),
         failed: report.total(|c| c.failed),
+        restarted: report.total(|c| c.restarted),
         strategies: report.strategies.clone(),
         plan: if report.mode == RunMode::DryRun {
             report.plan_entries()
@@ -334,6 +335,7 @@ mod approval_tests {
                         reason: "old".into(),
                     },
                     outcome,
+                    restart: false,
                 })
                 .collect(),
             blocked: Vec::new(),

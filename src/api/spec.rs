@@ -165,9 +165,31 @@ pub struct DeschedulerPolicySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<Approval>,
 
+    /// The last ready replica of a Deployment or StatefulSet (replicas: 1, or every replica on
+    /// nodes this run drains): Skip (default) leaves it; Evict evicts it anyway (an outage until
+    /// the replacement is ready); RolloutRestart restarts the workload instead, as
+    /// `kubectl rollout restart` does, so a new pod starts before the old one goes (at most once
+    /// per interval; a Deployment with maxSurge 0 or the Recreate strategy is skipped).
+    /// RolloutRestart needs `patch` on deployments and statefulsets (chart value
+    /// rbac.rolloutRestart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub single_replica_strategy: Option<SingleReplicaStrategy>,
+
     /// The strategies to run. A strategy listed here is enabled unless `enabled: false`.
     #[serde(default)]
     pub strategies: Strategies,
+}
+
+/// What to do with the last ready replica of a Deployment or StatefulSet.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SingleReplicaStrategy {
+    /// Leave it; counted SingleReplica.
+    #[default]
+    Skip,
+    /// Evict it anyway.
+    Evict,
+    /// Restart the workload instead (make-before-break with the workload's own surge).
+    RolloutRestart,
 }
 
 /// Whether a run's evictions need approval.

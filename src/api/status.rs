@@ -161,6 +161,9 @@ pub struct LastRun {
     /// One entry per enabled strategy, in run order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub strategies: Vec<StrategyCounts>,
+    /// Workloads restarted instead of evicting their last ready replica.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub restarted: i64,
     /// Dry run only: up to 100 planned evictions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plan: Vec<PlannedEviction>,
@@ -179,6 +182,12 @@ pub struct StrategyCounts {
     pub blocked: i64,
     #[serde(default)]
     pub failed: i64,
+    /// Workloads restarted (singleReplicaStrategy: RolloutRestart) instead of evicting their last ready replica.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub restarted: i64,
+    /// Dry run: workloads that would be restarted.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub would_restart: i64,
     /// Candidates not evicted, by reason (NotEvictable:<rule>, NoFit, LimitReached, ...).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub skipped: BTreeMap<String, i64>,

@@ -4,14 +4,16 @@
 use std::sync::Arc;
 
 use governor::DefaultDirectRateLimiter;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{DeleteParams, EvictParams};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::api::{DeleteParams, EvictParams, Patch, PatchParams};
 use kube::{Api, Client};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::{EvictOutcome, Evictor, FailureCategory};
-use crate::snapshot::PodInfo;
+use crate::snapshot::{ANNOTATION_RESTARTED_AT, PodInfo, Workload, WorkloadKind};
 
 /// Evicts through the API server while this process leads and is not shutting down.
 pub struct ApiEvictor {
@@ -29,20 +31,26 @@ impl ApiEvictor {
         self.shutdown.is_cancelled() || !*self.leader.borrow()
     }
 
-    async fn evict_pod(&self, namespace: String, name: String) -> EvictOutcome {
+    /// Waits for the rate limiter; false when this process must stop
+    /// disrupting pods (leadership lost or shutting down).
+    async fn may_go_on(&self) -> bool {
         if self.must_stop() {
-            return EvictOutcome::NotAttempted;
+            return false;
         }
-        if let Some(limiter) = &self.limiter {
-            let mut leader = self.leader.clone();
-            let stopped = tokio::select! {
-                _ = limiter.until_ready() => false,
-                _ = self.shutdown.cancelled() => true,
-                _ = leader.wait_for(|is_leader| !is_leader) => true,
-            };
-            if stopped {
-                return EvictOutcome::NotAttempted;
-            }
+        let Some(limiter) = &self.limiter else {
+            return true;
+        };
+        let mut leader = self.leader.clone();
+        tokio::select! {
+            _ = limiter.until_ready() => true,
+            _ = self.shutdown.cancelled() => false,
+            _ = leader.wait_for(|is_leader| !is_leader) => false,
+        }
+    }
+
+    async fn evict_pod(&self, namespace: String, name: String) -> EvictOutcome {
+        if !self.may_go_on().await {
+            return EvictOutcome::NotAttempted;
         }
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &namespace);
         evict(&api, &name, self.grace_period_seconds).await
@@ -52,6 +60,76 @@ impl ApiEvictor {
 impl Evictor for ApiEvictor {
     fn evict(&self, pod: &PodInfo) -> impl Future<Output = EvictOutcome> + Send {
         self.evict_pod(pod.namespace.clone(), pod.name.clone())
+    }
+
+    fn restart(&self, pod: &PodInfo) -> impl Future<Output = EvictOutcome> + Send {
+        self.restart_workload(pod.workload.clone())
+    }
+}
+
+impl ApiEvictor {
+    /// `kubectl rollout restart`: a new pod-template annotation, so the
+    /// workload's controller rolls its pods with the workload's own surge.
+    async fn restart_workload(&self, workload: Option<Workload>) -> EvictOutcome {
+        let Some(w) = workload else {
+            return EvictOutcome::Failed(FailureCategory::Other);
+        };
+        if !self.may_go_on().await {
+            return EvictOutcome::NotAttempted;
+        }
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let patch = serde_json::json!({"spec": {"template": {"metadata": {"annotations": {
+            ANNOTATION_RESTARTED_AT: now
+        }}}}});
+        let params = PatchParams::default();
+        let result = match w.kind {
+            WorkloadKind::Deployment => {
+                let api: Api<Deployment> = Api::namespaced(self.client.clone(), &w.namespace);
+                match api.get(&w.name).await {
+                    Ok(d) if !can_surge(&d) => return EvictOutcome::NoSurge,
+                    Ok(_) => api
+                        .patch(&w.name, &params, &Patch::Merge(&patch))
+                        .await
+                        .map(|_| ()),
+                    Err(e) => Err(e),
+                }
+            }
+            WorkloadKind::StatefulSet => {
+                let api: Api<StatefulSet> = Api::namespaced(self.client.clone(), &w.namespace);
+                api.patch(&w.name, &params, &Patch::Merge(&patch))
+                    .await
+                    .map(|_| ())
+            }
+        };
+        match result {
+            Ok(()) => EvictOutcome::Restarted,
+            Err(e) => {
+                let outcome = classify(&e);
+                tracing::warn!(workload = %w.name, kind = w.kind.as_str(), error = %e, "rollout restart failed");
+                outcome
+            }
+        }
+    }
+}
+
+/// Whether a rollout of the Deployment starts a new pod before stopping an old one.
+fn can_surge(d: &Deployment) -> bool {
+    let strategy = d.spec.as_ref().and_then(|s| s.strategy.as_ref());
+    if strategy.and_then(|s| s.type_.as_deref()) == Some("Recreate") {
+        return false;
+    }
+    let surge = strategy
+        .and_then(|s| s.rolling_update.as_ref())
+        .and_then(|r| r.max_surge.as_ref());
+    match surge {
+        // The default is 25%, which rounds up to at least one pod.
+        None => true,
+        Some(IntOrString::Int(n)) => *n > 0,
+        Some(IntOrString::String(s)) => s
+            .trim_end_matches('%')
+            .trim()
+            .parse::<f64>()
+            .is_ok_and(|v| v > 0.0),
     }
 }
 

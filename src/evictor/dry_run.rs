@@ -10,4 +10,8 @@ impl Evictor for DryRun {
     fn evict(&self, _pod: &PodInfo) -> impl Future<Output = EvictOutcome> + Send {
         std::future::ready(EvictOutcome::WouldEvict)
     }
+
+    fn restart(&self, _pod: &PodInfo) -> impl Future<Output = EvictOutcome> + Send {
+        std::future::ready(EvictOutcome::WouldRestart)
+    }
 }

@@ -26,6 +26,13 @@ pub enum EvictOutcome {
     Failed(FailureCategory),
     /// Not attempted: the run stopped (leadership lost or shutting down).
     NotAttempted,
+    /// RolloutRestart: the workload's pod template was patched.
+    Restarted,
+    /// RolloutRestart in a dry run: nothing was sent.
+    WouldRestart,
+    /// RolloutRestart refused: the Deployment cannot surge (maxSurge 0 or
+    /// Recreate), so the pod is left as Skip would.
+    NoSurge,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -53,21 +60,26 @@ impl FailureCategory {
     }
 }
 
-/// Attempts one eviction.
+/// Attempts one eviction, or one workload restart.
 pub trait Evictor {
     fn evict(&self, pod: &PodInfo) -> impl Future<Output = EvictOutcome> + Send;
+    /// Restarts the pod's Deployment or StatefulSet (RolloutRestart).
+    fn restart(&self, pod: &PodInfo) -> impl Future<Output = EvictOutcome> + Send;
 }
 
-/// Attempts every planned eviction in order; `outcomes[i]` is the outcome of
-/// `plan.evictions[i]`.
+/// Attempts every planned eviction in order, then every planned restart;
+/// the outcomes are in that order (`plan.evictions`, then `plan.restarts`).
 pub async fn execute(
     evictor: &(impl Evictor + Sync),
     snap: &Snapshot,
     plan: &EvictionPlan,
 ) -> Vec<EvictOutcome> {
-    let mut outcomes = Vec::with_capacity(plan.evictions.len());
+    let mut outcomes = Vec::with_capacity(plan.evictions.len() + plan.restarts.len());
     for e in &plan.evictions {
         outcomes.push(evictor.evict(snap.pod(e.pod)).await);
+    }
+    for r in &plan.restarts {
+        outcomes.push(evictor.restart(snap.pod(r.pod)).await);
     }
     outcomes
 }

@@ -20,6 +20,19 @@ pub enum NoEvictionPolicy {
     Mandatory,
 }
 
+/// What to do with the last ready replica of a Deployment or StatefulSet (SPEC §12).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SingleReplica {
+    /// Leave it (counted `SingleReplica`).
+    #[default]
+    Skip,
+    /// Evict it anyway: the workload has no ready replica until the replacement is.
+    Evict,
+    /// Restart the workload instead (a rollout with its own surge), at most
+    /// once per `gap`.
+    RolloutRestart { gap: Duration },
+}
+
 /// The pod-level rules of SPEC §3 (rules 1-3) that do not depend on the strategy.
 #[derive(Clone, Debug, Default)]
 pub struct EvictionRules {
@@ -33,6 +46,7 @@ pub struct EvictionRules {
     pub ignore_pods_without_pdb: bool,
     pub namespace_selector: Option<Selector>,
     pub no_eviction_policy: NoEvictionPolicy,
+    pub single_replica: SingleReplica,
 }
 
 /// A strategy's own filters (SPEC §3 rules 3-5).
@@ -116,6 +130,10 @@ pub enum SkipReason {
     NotEvictable(Rule),
     NoFit,
     LimitReached,
+    /// The last ready replica of its workload (`singleReplicaStrategy: Skip`).
+    SingleReplica,
+    /// Its workload was restarted or descheduled too recently.
+    Cooldown,
 }
 
 impl fmt::Display for SkipReason {
@@ -124,6 +142,8 @@ impl fmt::Display for SkipReason {
             SkipReason::NotEvictable(rule) => write!(f, "NotEvictable:{}", rule.as_str()),
             SkipReason::NoFit => f.write_str("NoFit"),
             SkipReason::LimitReached => f.write_str("LimitReached"),
+            SkipReason::SingleReplica => f.write_str("SingleReplica"),
+            SkipReason::Cooldown => f.write_str("Cooldown"),
         }
     }
 }

@@ -5,17 +5,19 @@
 
 use super::Rules;
 use super::budgets::Budgets;
-use super::eligibility::{self, CommonParams, SkipReason};
+use super::eligibility::{self, CommonParams, SingleReplica, SkipReason};
 use super::limits::Counters;
 use super::nodefit::{self, FitState};
 use super::result::{Eviction, EvictionPlan, StrategyTally};
-use crate::snapshot::{NodeId, PerNode, PerPod, PodId, Resources, Snapshot};
+use crate::snapshot::{NodeId, PerNode, PerPod, PodId, Resources, Snapshot, Workload};
 
 /// What happened to a candidate offered to the ledger.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Evicted,
     Blocked,
+    /// Its workload is restarted instead.
+    Restarted,
     Skipped(SkipReason),
     /// Already evicted or blocked earlier in this run; not counted again.
     AlreadyHandled,
@@ -42,6 +44,10 @@ pub struct Ledger<'a> {
     counters: Counters,
     budgets: Budgets,
     common: CommonParams,
+    /// Ready replicas of each workload planned to go so far.
+    leaving: foldhash::HashMap<Workload, u32>,
+    /// Workloads already planned for a rollout restart in this run.
+    restarting: foldhash::HashSet<Workload>,
     /// The counts of the strategy whose turn it is; `None` before the first.
     current: Option<StrategyTally>,
     /// When set, only these (pod, strategy) proposals may be taken: an
@@ -80,6 +86,8 @@ impl<'a> Ledger<'a> {
             budgets: Budgets::new(snap),
             common: CommonParams::default(),
             current: None,
+            leaving: foldhash::HashMap::default(),
+            restarting: foldhash::HashSet::default(),
             only: None,
             result: EvictionPlan::default(),
         }
@@ -204,6 +212,30 @@ impl<'a> Ledger<'a> {
             strategy,
             reason: reason.into(),
         };
+        if self.last_ready_replica(pod) {
+            match self.rules.eviction.single_replica {
+                SingleReplica::Skip => return self.record_skip(SkipReason::SingleReplica),
+                SingleReplica::Evict => {}
+                SingleReplica::RolloutRestart { gap } => {
+                    let last = p.workload.as_ref().and_then(|w| snap.last_restart(w));
+                    let recent = last
+                        .is_some_and(|t| (snap.now - t).to_std().is_ok_and(|since| since < gap));
+                    if recent {
+                        return self.record_skip(SkipReason::Cooldown);
+                    }
+                    self.take(pod);
+                    // A restart replaces every pod of the workload: one
+                    // entry, one count, however many of its pods are flagged.
+                    if let Some(w) = &p.workload
+                        && self.restarting.insert(w.clone())
+                    {
+                        self.tally().restarted += 1;
+                        self.result.restarts.push(eviction);
+                    }
+                    return Outcome::Restarted;
+                }
+            }
+        }
         if !self.budgets.allow(snap, pod) {
             self.fate[pod] = Fate::Blocked;
             self.tally().blocked += 1;
@@ -211,15 +243,46 @@ impl<'a> Ledger<'a> {
             return Outcome::Blocked;
         }
         self.budgets.record(snap, pod);
+        self.take(pod);
+        self.tally().evicted += 1;
+        self.result.evictions.push(eviction);
+        Outcome::Evicted
+    }
+
+    /// The pod leaves its node in this run: usage, limits, workload replicas.
+    fn take(&mut self, pod: PodId) {
+        let snap = self.snap;
+        let p = snap.pod(pod);
         if let Some(n) = p.node
             && !p.phase.is_terminal()
         {
             self.usage[n].sub(&p.requests);
         }
         self.counters.count(p.node, &p.namespace);
+        if let Some(w) = &p.workload
+            && p.ready
+            && !p.terminating
+        {
+            *self.leaving.entry(w.clone()).or_default() += 1;
+        }
         self.fate[pod] = Fate::Evicted;
-        self.tally().evicted += 1;
-        self.result.evictions.push(eviction);
-        Outcome::Evicted
+    }
+
+    /// Whether the pod is the last ready replica of its Deployment or
+    /// StatefulSet once the run's planned evictions are gone (SPEC §12).
+    fn last_ready_replica(&self, pod: PodId) -> bool {
+        let p = self.snap.pod(pod);
+        let Some(w) = &p.workload else {
+            return false;
+        };
+        if !p.ready || p.terminating || p.phase.is_terminal() {
+            return false;
+        }
+        let leaving = self.leaving.get(w).copied().unwrap_or(0);
+        self.snap.ready_replicas(w).saturating_sub(leaving) <= 1
     }
 }
+
+#[cfg(test)]
+#[path = "single_replica_tests.rs"]
+mod single_replica_tests;

@@ -11,7 +11,7 @@ pub mod nodefit;
 pub mod result;
 
 pub use eligibility::{
-    CommonParams, EvictionRules, NamespaceFilter, NoEvictionPolicy, Rule, SkipReason,
+    CommonParams, EvictionRules, NamespaceFilter, NoEvictionPolicy, Rule, SingleReplica, SkipReason,
 };
 pub use ledger::{Ledger, Outcome};
 pub use limits::Limits;

@@ -19,6 +19,8 @@ pub struct StrategyTally {
     pub name: &'static str,
     pub evicted: u32,
     pub blocked: u32,
+    /// Workloads restarted instead of evicting their last ready replica.
+    pub restarted: u32,
     pub skipped: BTreeMap<String, u32>,
 }
 
@@ -27,6 +29,9 @@ pub struct StrategyTally {
 pub struct EvictionPlan {
     pub evictions: Vec<Eviction>,
     pub blocked: Vec<Eviction>,
+    /// `singleReplicaStrategy: RolloutRestart`: the workloads of these pods
+    /// are restarted instead of the pods being evicted, one entry per workload.
+    pub restarts: Vec<Eviction>,
     pub strategies: Vec<StrategyTally>,
     /// Set when the run did nothing at all, with the reason.
     pub skipped_run: Option<String>,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::Policy;
 use crate::api::{self, CommonParamsRef, DeschedulerPolicySpec, Namespaces};
 use crate::plan::{
-    CommonParams, EvictionRules, Limits, NamespaceFilter, NoEvictionPolicy, Rules,
+    CommonParams, EvictionRules, Limits, NamespaceFilter, NoEvictionPolicy, Rules, SingleReplica,
     eligibility::SYSTEM_CRITICAL_PRIORITY,
 };
 use crate::selectors::Selector;
@@ -109,6 +109,14 @@ pub fn validate(
         no_eviction_policy: match spec.no_eviction_policy.unwrap_or_default() {
             api::NoEvictionPolicy::Preferred => NoEvictionPolicy::Preferred,
             api::NoEvictionPolicy::Mandatory => NoEvictionPolicy::Mandatory,
+        },
+        single_replica: match spec.single_replica_strategy.unwrap_or_default() {
+            api::SingleReplicaStrategy::Skip => SingleReplica::Skip,
+            api::SingleReplicaStrategy::Evict => SingleReplica::Evict,
+            // At most one restart per run of the policy.
+            api::SingleReplicaStrategy::RolloutRestart => {
+                SingleReplica::RolloutRestart { gap: interval }
+            }
         },
     };
     errs.into_result(Policy {

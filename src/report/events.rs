@@ -28,15 +28,22 @@ pub fn run_events(policy: &str, report: &RunReport) -> Vec<EventText> {
     let mut events: Vec<EventText> = report
         .attempts
         .iter()
-        .filter(|a| a.outcome == EvictOutcome::Evicted)
+        .filter(|a| matches!(a.outcome, EvictOutcome::Evicted | EvictOutcome::Restarted))
         .map(|a| EventText {
             warning: false,
             reason: "Descheduled",
-            action: "Evict",
-            note: truncate(&format!(
-                "Evicted by policy {policy}, strategy {}: {}",
-                a.entry.strategy, a.entry.reason
-            )),
+            action: if a.restart { "RolloutRestart" } else { "Evict" },
+            note: truncate(&if a.restart {
+                format!(
+                    "Last ready replica: its workload restarted by policy {policy} instead, strategy {}: {}",
+                    a.entry.strategy, a.entry.reason
+                )
+            } else {
+                format!(
+                    "Evicted by policy {policy}, strategy {}: {}",
+                    a.entry.strategy, a.entry.reason
+                )
+            }),
             regarding: Regarding::Pod(a.pod),
         })
         .collect();

@@ -32,6 +32,9 @@ pub struct NodeEntry {
 pub struct SimulateView {
     pub evictions: Vec<EvictionEntry>,
     pub blocked: Vec<EvictionEntry>,
+    /// singleReplicaStrategy: RolloutRestart: pods whose workload is restarted instead.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub restarts: Vec<EvictionEntry>,
     /// Keyed by strategy name; only the enabled strategies, in run order when printed as a table.
     pub strategies: BTreeMap<String, StrategyEntry>,
     pub nodes: Vec<NodeEntry>,
@@ -78,7 +81,14 @@ pub fn view(snap: &Snapshot, plan: &EvictionPlan, report: &RunReport) -> Simulat
         evictions: report
             .attempts
             .iter()
+            .filter(|a| !a.restart)
             .filter(|a| matches!(a.outcome, EvictOutcome::WouldEvict | EvictOutcome::Evicted))
+            .map(|a| a.entry.clone())
+            .collect(),
+        restarts: report
+            .attempts
+            .iter()
+            .filter(|a| a.restart)
             .map(|a| a.entry.clone())
             .collect(),
         blocked: report.blocked.iter().map(|(_, e)| e.clone()).collect(),

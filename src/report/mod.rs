@@ -40,6 +40,8 @@ pub struct Attempt {
     pub pod: PodId,
     pub entry: EvictionEntry,
     pub outcome: EvictOutcome,
+    /// A workload restart (RolloutRestart) in place of this pod's eviction.
+    pub restart: bool,
 }
 
 /// What a run actually did.
@@ -81,8 +83,8 @@ impl RunReport {
                 ..Default::default()
             })
             .collect();
-        let mut attempts = Vec::with_capacity(plan.evictions.len());
-        for (i, e) in plan.evictions.iter().enumerate() {
+        let mut attempts = Vec::with_capacity(plan.evictions.len() + plan.restarts.len());
+        for (i, e) in plan.evictions.iter().chain(&plan.restarts).enumerate() {
             let outcome = outcomes
                 .get(i)
                 .copied()
@@ -102,12 +104,18 @@ impl RunReport {
                     EvictOutcome::NotAttempted => {
                         *s.skipped.entry("Interrupted".into()).or_default() += 1
                     }
+                    EvictOutcome::Restarted => s.restarted += 1,
+                    EvictOutcome::WouldRestart => s.would_restart += 1,
+                    EvictOutcome::NoSurge => {
+                        *s.skipped.entry("SingleReplica".into()).or_default() += 1
+                    }
                 }
             }
             attempts.push(Attempt {
                 pod: e.pod,
                 entry: entry(snap, e),
                 outcome,
+                restart: i >= plan.evictions.len(),
             });
         }
         let interrupted = attempts

@@ -23,7 +23,9 @@ pub fn result_label(outcome: EvictOutcome) -> Option<&'static str> {
         EvictOutcome::WouldEvict => Some("would_evict"),
         EvictOutcome::Blocked => Some("blocked"),
         EvictOutcome::Failed(_) => Some("failed"),
-        EvictOutcome::Gone | EvictOutcome::NotAttempted => None,
+        EvictOutcome::Restarted => Some("restarted"),
+        EvictOutcome::WouldRestart => Some("would_restart"),
+        EvictOutcome::Gone | EvictOutcome::NotAttempted | EvictOutcome::NoSurge => None,
     }
 }
 

@@ -16,7 +16,10 @@ use k8s_openapi::api::scheduling::v1::PriorityClass;
 
 pub use ids::{Id, IdVec, NodeId, PdbId, PerNode, PerPod, PodId};
 pub use pdb::PdbInfo;
-pub use pod::{OwnerRef, Phase, PodInfo, Qos, exit_code, state_reason, to_chrono};
+pub use pod::{
+    ANNOTATION_RESTARTED_AT, OwnerRef, Phase, PodInfo, Qos, Workload, WorkloadKind, exit_code,
+    state_reason, to_chrono,
+};
 pub use resources::Resources;
 
 use crate::selectors::Labels;
@@ -77,6 +80,11 @@ pub struct Snapshot {
     node_by_name: HashMap<String, NodeId>,
     pods_by_node: PerNode<Vec<PodId>>,
     pods_by_owner: HashMap<OwnerRef, Vec<PodId>>,
+    /// Ready, not terminating pods of each Deployment and StatefulSet.
+    ready_by_workload: HashMap<Workload, u32>,
+    /// The latest RolloutRestart any pod of each workload carries: the new
+    /// pods of a rollout still in progress carry it before they are ready.
+    restarted_by_workload: HashMap<Workload, DateTime<Utc>>,
     pods_by_namespace: BTreeMap<String, Vec<PodId>>,
     pdbs_by_pod: PerPod<Vec<PdbId>>,
     /// Requests of the pods on each node that are not Succeeded or Failed.
@@ -119,6 +127,8 @@ impl Snapshot {
 
         let mut pods_by_node = PerNode::filled(nodes.len(), Vec::new());
         let mut pods_by_owner: HashMap<OwnerRef, Vec<PodId>> = HashMap::new();
+        let mut ready_by_workload: HashMap<Workload, u32> = HashMap::new();
+        let mut restarted_by_workload: HashMap<Workload, DateTime<Utc>> = HashMap::new();
         let mut pods_by_namespace: BTreeMap<String, Vec<PodId>> = BTreeMap::new();
         let mut node_usage = PerNode::filled(nodes.len(), Resources::default());
         for (id, p) in pods.iter() {
@@ -130,6 +140,17 @@ impl Snapshot {
             }
             if let Some(owner) = &p.owner {
                 pods_by_owner.entry(owner.clone()).or_default().push(id);
+            }
+            if let Some(w) = &p.workload
+                && p.ready
+                && !p.terminating
+                && !p.phase.is_terminal()
+            {
+                *ready_by_workload.entry(w.clone()).or_default() += 1;
+            }
+            if let (Some(w), Some(at)) = (&p.workload, p.restarted_at) {
+                let latest = restarted_by_workload.entry(w.clone()).or_insert(at);
+                *latest = (*latest).max(at);
             }
             pods_by_namespace
                 .entry(p.namespace.clone())
@@ -167,6 +188,8 @@ impl Snapshot {
             node_by_name,
             pods_by_node,
             pods_by_owner,
+            ready_by_workload,
+            restarted_by_workload,
             pods_by_namespace,
             pdbs_by_pod,
             node_usage,
@@ -207,6 +230,16 @@ impl Snapshot {
     /// Pods whose controller is `owner`, in (namespace, name) order.
     pub fn pods_of_owner(&self, owner: &OwnerRef) -> &[PodId] {
         self.pods_by_owner.get(owner).map_or(&[], Vec::as_slice)
+    }
+
+    /// Ready, not terminating pods of the workload.
+    pub fn ready_replicas(&self, w: &Workload) -> u32 {
+        self.ready_by_workload.get(w).copied().unwrap_or(0)
+    }
+
+    /// When RolloutRestart last restarted the workload, as its pods show.
+    pub fn last_restart(&self, w: &Workload) -> Option<DateTime<Utc>> {
+        self.restarted_by_workload.get(w).copied()
     }
 
     pub fn pods_in_namespace(&self, ns: &str) -> &[PodId] {

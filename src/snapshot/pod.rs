@@ -13,6 +13,8 @@ use crate::selectors::Labels;
 pub const ANNOTATION_EVICT: &str = "descheduler.alpha.kubernetes.io/evict";
 pub const ANNOTATION_PREFER_NO_EVICTION: &str =
     "descheduler.alpha.kubernetes.io/prefer-no-eviction";
+/// Set on a workload's pod template by RolloutRestart (SPEC §12); its pods carry it.
+pub const ANNOTATION_RESTARTED_AT: &str = "descheduler.dev/restartedAt";
 const ANNOTATION_MIRROR: &str = "kubernetes.io/config.mirror";
 const ANNOTATION_SOURCE: &str = "kubernetes.io/config.source";
 
@@ -67,6 +69,53 @@ pub struct OwnerRef {
     pub name: String,
 }
 
+/// A workload whose pods are replicas: what "single replica" (SPEC §12) counts.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Workload {
+    pub kind: WorkloadKind,
+    pub namespace: String,
+    pub name: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum WorkloadKind {
+    Deployment,
+    StatefulSet,
+}
+
+impl WorkloadKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkloadKind::Deployment => "Deployment",
+            WorkloadKind::StatefulSet => "StatefulSet",
+        }
+    }
+}
+
+/// The pod's Deployment (its ReplicaSet is named `<deployment>-<pod-template-hash>`)
+/// or StatefulSet.
+fn workload_of(owner: Option<&OwnerRef>, labels: Option<&Labels>) -> Option<Workload> {
+    let owner = owner?;
+    let name = match owner.kind.as_str() {
+        "StatefulSet" => Some((WorkloadKind::StatefulSet, owner.name.clone())),
+        "ReplicaSet" => {
+            let hash = labels?.get("pod-template-hash")?;
+            owner
+                .name
+                .strip_suffix(hash.as_str())
+                .and_then(|n| n.strip_suffix('-'))
+                .filter(|n| !n.is_empty())
+                .map(|n| (WorkloadKind::Deployment, n.to_string()))
+        }
+        _ => None,
+    };
+    name.map(|(kind, name)| Workload {
+        kind,
+        namespace: owner.namespace.clone(),
+        name,
+    })
+}
+
 /// Names of the priority classes SPEC §3 rule 3 protects.
 pub const SYSTEM_CRITICAL_CLASSES: [&str; 2] = ["system-cluster-critical", "system-node-critical"];
 
@@ -104,6 +153,10 @@ pub struct PodInfo {
     pub node_name: Option<String>,
     pub priority_class_name: Option<String>,
     pub requests: Resources,
+    /// Its Deployment or StatefulSet, if any.
+    pub workload: Option<Workload>,
+    /// When RolloutRestart last restarted its workload (from the pod's annotation).
+    pub restarted_at: Option<DateTime<Utc>>,
     pub pod: Arc<Pod>,
 }
 
@@ -144,6 +197,7 @@ impl PodInfo {
                 name: o.name.clone(),
             });
         let daemon_set = owner.as_ref().is_some_and(|o| o.kind == "DaemonSet");
+        let workload = workload_of(owner.as_ref(), meta.labels.as_ref());
         let system_critical_class = priority_class_name
             .as_deref()
             .is_some_and(|c| SYSTEM_CRITICAL_CLASSES.contains(&c));
@@ -195,6 +249,10 @@ impl PodInfo {
             prefer_no_eviction: has_annotation(ANNOTATION_PREFER_NO_EVICTION),
             daemon_set,
             system_critical_class,
+            workload,
+            restarted_at: annotations
+                .and_then(|a| a.get(ANNOTATION_RESTARTED_AT))
+                .and_then(|v| v.parse::<DateTime<Utc>>().ok()),
             restarts: restart_sum(status.and_then(|s| s.container_statuses.as_deref())),
             init_restarts: restart_sum(status.and_then(|s| s.init_container_statuses.as_deref())),
             pod,

@@ -102,6 +102,12 @@ impl PodB {
         self
     }
 
+    /// Owned by Deployment `name` (through ReplicaSet `<name>-5d8f9`).
+    pub fn deployment(self, name: &str) -> Self {
+        self.owner("ReplicaSet", &format!("{name}-5d8f9"))
+            .label("pod-template-hash", "5d8f9")
+    }
+
     /// No controller ownerReference.
     pub fn bare(mut self) -> Self {
         self.0.metadata.owner_references = None;

@@ -695,6 +695,12 @@ async fn cluster_roles_have_no_wildcards_and_chart_and_kustomize_agree() {
         r#"groups=["events.k8s.io"] resources=["events"] verbs=["create","patch"] names=null"#,
     ];
     assert_eq!(rules(one(&defaults, "ClusterRole")), want);
+    // rbac.rolloutRestart adds exactly what singleReplicaStrategy: RolloutRestart uses.
+    let mut with_restart = want.clone();
+    with_restart.push(
+        r#"groups=["apps"] resources=["deployments","statefulsets"] verbs=["get","patch"] names=null"#,
+    );
+    assert_eq!(rules(one(&all, "ClusterRole")), with_restart);
 }
 
 #[tokio::test]

@@ -25,6 +25,7 @@
 mod approval;
 mod ha;
 mod lifecycle;
+mod single_replica;
 mod strategies;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -449,13 +450,18 @@ impl Scenario {
     }
 
     /// Creates policy `<ns>-<suffix>` labelled for this test's operators. The
-    /// spec gets `nodeSelector: <pool label>=<ns>` and every strategy gets
+    /// spec gets `nodeSelector: <pool label>=<ns>`, `singleReplicaStrategy:
+    /// Evict`, and every strategy gets
     /// `params.namespaces: {include: [<ns>]}` unless the spec sets them.
     pub async fn create_policy(&self, suffix: &str, mut spec: Value) -> DeschedulerPolicy {
         let ns = self.name().to_string();
         let obj = spec.as_object_mut().expect("spec is an object");
         obj.entry("nodeSelector")
             .or_insert_with(|| json!(format!("{}={ns}", support::POOL_LABEL)));
+        // The scenarios test strategies, whose candidates are often every
+        // replica on a node; the last-replica guard has its own tests.
+        obj.entry("singleReplicaStrategy")
+            .or_insert_with(|| json!("Evict"));
         if let Some(strategies) = obj.get_mut("strategies").and_then(Value::as_object_mut) {
             for s in strategies.values_mut() {
                 let s = s.as_object_mut().expect("strategy is an object");
