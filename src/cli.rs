@@ -20,20 +20,28 @@ pub struct Cli {
 pub enum Command {
     /// Run the operator: reconcile DeschedulerPolicy objects and evict for real.
     Run(RunArgs),
-    /// Show what a policy would evict from a cluster dump, without touching any cluster.
+    /// Show what a policy would evict, from a cluster dump or the live cluster, evicting nothing.
     Simulate(SimulateArgs),
     /// Print the DeschedulerPolicy CustomResourceDefinition as YAML.
     Crd,
 }
 
 #[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["policy", "policy_name"])))]
 pub struct SimulateArgs {
     /// A DeschedulerPolicy manifest (YAML or JSON).
     #[arg(long)]
-    pub policy: PathBuf,
-    /// A cluster dump: `kubectl get nodes,pods,poddisruptionbudgets,priorityclasses,namespaces -A -o yaml`.
+    pub policy: Option<PathBuf>,
+    /// A DeschedulerPolicy read from the cluster instead of a file.
     #[arg(long)]
-    pub cluster: PathBuf,
+    pub policy_name: Option<String>,
+    /// A cluster dump: `kubectl get nodes,pods,poddisruptionbudgets,priorityclasses,namespaces -A -o yaml`.
+    /// Without it the live cluster is read (get and list only).
+    #[arg(long)]
+    pub cluster: Option<PathBuf>,
+    /// The kubeconfig for the live cluster; default: $KUBECONFIG, ~/.kube/config, or in-cluster.
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
     /// The clock for age-based rules (RFC 3339); default: now.
     #[arg(long)]
     pub now: Option<DateTime<Utc>>,

@@ -3,7 +3,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use descheduler::cli::{Cli, Command, LogFormat, Output, RunArgs, SimulateArgs};
-use descheduler::{api, output, simulate};
+use descheduler::cluster::live;
+use descheduler::{api, dump, output, simulate};
 
 /// Bad input (files, YAML, policy) exits with 2, as SPEC §7 asks.
 const EXIT_BAD_INPUT: u8 = 2;
@@ -81,11 +82,18 @@ fn chain(e: &dyn std::error::Error) -> String {
 
 fn simulate_cmd(args: SimulateArgs) -> ExitCode {
     let now = args.now.unwrap_or_else(chrono::Utc::now);
-    let sim = match simulate::run(&args.policy, &args.cluster, now) {
+    let result = match (&args.policy, &args.cluster) {
+        (Some(policy), Some(cluster)) => simulate::run(policy, cluster, now).map_err(Into::into),
+        _ => simulate_live(&args, now),
+    };
+    let sim = match result {
         Ok(sim) => sim,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
+            return ExitCode::from(match e {
+                SimulateFailure::Cluster(_) => 1,
+                SimulateFailure::Input(_) => EXIT_BAD_INPUT,
+            });
         }
     };
     for w in &sim.warnings {
@@ -102,4 +110,53 @@ fn simulate_cmd(args: SimulateArgs) -> ExitCode {
         },
     }
     ExitCode::SUCCESS
+}
+
+#[derive(Debug, thiserror::Error)]
+enum SimulateFailure {
+    /// Bad files or an invalid policy: exit 2.
+    #[error(transparent)]
+    Input(#[from] simulate::SimulateError),
+    /// The cluster could not be read: exit 1.
+    #[error(transparent)]
+    Cluster(#[from] live::LiveError),
+}
+
+/// Whatever is not a file comes from the cluster, read once.
+fn simulate_live(
+    args: &SimulateArgs,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<simulate::Simulation, SimulateFailure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| live::LiveError::Config(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let client = live::client(args.kubeconfig.as_deref()).await?;
+        let (manifest, source) = match (&args.policy, &args.policy_name) {
+            (Some(path), _) => (
+                dump::load_policy(path).map_err(simulate::SimulateError::from)?,
+                path.display().to_string(),
+            ),
+            (None, Some(name)) => (
+                live::policy(&client, name).await?,
+                format!("DeschedulerPolicy {name}"),
+            ),
+            // clap requires one of them.
+            (None, None) => {
+                return Err(live::LiveError::Config(
+                    "--policy or --policy-name is required".into(),
+                )
+                .into());
+            }
+        };
+        let (objects, warnings) = match &args.cluster {
+            Some(path) => {
+                let d = dump::load_cluster(path).map_err(simulate::SimulateError::from)?;
+                (d.objects, d.warnings)
+            }
+            None => (live::cluster_objects(&client).await?, Vec::new()),
+        };
+        Ok(simulate::plan(manifest, &source, objects, warnings, now)?)
+    })
 }

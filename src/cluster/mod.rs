@@ -1,6 +1,7 @@
 //! Cluster state from watch caches: one reflector per kind, synced before the
 //! first run; a run's snapshot is taken from them without any request.
 
+pub mod live;
 mod ratelimit;
 
 pub use ratelimit::RateLimitLayer;
