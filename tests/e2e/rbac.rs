@@ -246,6 +246,8 @@ async fn operator_evicts_as_the_chart_service_account() {
         "spec": {
             "interval": "10m",
             "nodeSelector": format!("{}={}", crate::support::POOL_LABEL, ns.name()),
+            // Its one pod is its Deployment's only replica.
+            "singleReplicaStrategy": "Evict",
             "strategies": {
                 "RemovePodsViolatingNodeTaints": {
                     "params": {"namespaces": {"include": [ns.name()]}}
