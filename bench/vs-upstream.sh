@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Our operator and the upstream descheduler (sigs.k8s.io/descheduler, pinned in
 # bench/upstream/go.mod) side by side on one local control plane holding a
-# synthetic cluster, both in dry run with equivalent policies
-# (bench/policies/ours.yaml, bench/policies/upstream.yaml). One after the
+# synthetic cluster, both in dry run with the same policy
+# (bench/policies/upstream.yaml; ours is `descheduler convert` of it). One after the
 # other, each for CYCLES completed cycles, measuring:
 #
 #   - time to the first completed cycle, from process start;
@@ -108,7 +108,10 @@ log "dumping the cluster for our plan"
 kubectl get nodes,pods,poddisruptionbudgets,priorityclasses,namespaces -A -o json > "${OUT}/cluster.json"
 date -u +%Y-%m-%dT%H:%M:%SZ > "${OUT}/dump-time.txt"
 log "ours: descheduler run, dry run, interval ${INTERVAL}"
-sed "s/interval: 10s/interval: ${INTERVAL}/" bench/policies/ours.yaml > "${OUT}/ours-policy.yaml"
+# Ours is upstream's policy converted, as a user coming from upstream would
+# do it, switched to a dry run.
+"${OURS_BIN}" convert bench/policies/upstream.yaml --interval "${INTERVAL}" 2>"${OUT}/convert-notes.txt" \
+  | sed 's/^spec:$/spec:\n  dryRun: true/' > "${OUT}/ours-policy.yaml"
 kubectl apply -f "${OUT}/ours-policy.yaml" >/dev/null
 now > "${OUT}/ours-start.txt"
 KUBECONFIG="${state}/ours.kubeconfig" RUST_LOG=info "${OURS_BIN}" run \
@@ -123,7 +126,7 @@ kubectl get dsp bench -o json > "${OUT}/ours-status.json"
 kill "${ours_pid}"; wait "${ours_pid}" 2>/dev/null || true; ours_pid=""
 echo "${ours_rss}" > "${OUT}/ours-rss-kb.txt"
 kubectl delete dsp bench >/dev/null
-"${OURS_BIN}" simulate --policy bench/policies/ours.yaml --cluster "${OUT}/cluster.json" \
+"${OURS_BIN}" simulate --policy "${OUT}/ours-policy.yaml" --cluster "${OUT}/cluster.json" \
   --now "$(cat "${OUT}/dump-time.txt")" --output json > "${OUT}/ours-plan.json"
 
 # --- upstream --------------------------------------------------------------------

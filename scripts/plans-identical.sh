@@ -6,6 +6,11 @@
 #
 #   scripts/plans-identical.sh BASELINE_BINARY [CANDIDATE_BINARY]
 #
+# PLAN_FILTER, if set, is a jq filter applied to both outputs before they are
+# compared: to check the decisions alone across a change that adds to the
+# report, e.g. (placement prediction)
+#   PLAN_FILTER='del(.nodes, .warnings) | (.evictions[], .blocked[]) |= del(.predictedNode) | .strategies[] |= del(.warnings)'
+#
 # CANDIDATE_BINARY defaults to target/release/descheduler (build it first with
 # `cargo build --release --bins --examples`). Generated clusters are cached in
 # .cache/plans/. Exit 0 when every plan is identical, 1 otherwise.
@@ -25,6 +30,9 @@ compare() {
   local label="$1"; shift
   "${base}" simulate "$@" --now "${now}" --output json > "${work}/a.json" 2>/dev/null || true
   "${cand}" simulate "$@" --now "${now}" --output json > "${work}/b.json" 2>/dev/null || true
+  if [[ -n "${PLAN_FILTER:-}" ]]; then
+    for side in a b; do jq -S "${PLAN_FILTER}" "${work}/${side}.json" > "${work}/${side}.f.json" && mv "${work}/${side}.f.json" "${work}/${side}.json"; done
+  fi
   if cmp -s "${work}/a.json" "${work}/b.json"; then
     echo "identical  ${label} ($(wc -c < "${work}/a.json") bytes)"
   else

@@ -22,8 +22,24 @@ pub enum Command {
     Run(RunArgs),
     /// Show what a policy would evict, from a cluster dump or the live cluster, evicting nothing.
     Simulate(SimulateArgs),
+    /// Convert an upstream descheduler policy (descheduler/v1alpha1 or v1alpha2, or a ConfigMap
+    /// holding one) into DeschedulerPolicy objects, printed as YAML on stdout.
+    Convert(ConvertArgs),
     /// Print the DeschedulerPolicy CustomResourceDefinition as YAML.
     Crd,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ConvertArgs {
+    /// The upstream policy file; `-` reads stdin.
+    pub file: PathBuf,
+    /// metadata.name of the policy converted from a v1alpha1 file (v1alpha2 profiles keep
+    /// their names).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// spec.interval of every converted policy (upstream's is the --descheduling-interval flag).
+    #[arg(long)]
+    pub interval: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]

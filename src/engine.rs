@@ -40,7 +40,7 @@ pub fn plan_restricted(
         return ledger.finish();
     }
     for cfg in &policy.strategies {
-        ledger.begin(cfg.name(), &cfg.common);
+        ledger.begin(cfg.name(), &cfg.common, cfg.strategy.moves_pods());
         observe(cfg.name(), &mut || cfg.strategy.run(&mut ledger));
     }
     ledger.finish()

@@ -2,9 +2,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use descheduler::cli::{Cli, Command, LogFormat, Output, RunArgs, SimulateArgs};
+use descheduler::cli::{Cli, Command, ConvertArgs, LogFormat, Output, RunArgs, SimulateArgs};
 use descheduler::cluster::live;
-use descheduler::{api, dump, output, simulate};
+use descheduler::{api, convert, dump, output, simulate};
 
 /// Bad input (files, YAML, policy) exits with 2, as SPEC §7 asks.
 const EXIT_BAD_INPUT: u8 = 2;
@@ -23,6 +23,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Simulate(args) => simulate_cmd(args),
+        Command::Convert(args) => convert_cmd(args),
         Command::Run(args) => run_cmd(args),
     }
 }
@@ -159,4 +160,40 @@ fn simulate_live(
         };
         Ok(simulate::plan(manifest, &source, objects, warnings, now)?)
     })
+}
+
+fn convert_cmd(args: ConvertArgs) -> ExitCode {
+    let source = args.file.display().to_string();
+    let text = if source == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map(|_| text)
+    } else {
+        std::fs::read_to_string(&args.file)
+    };
+    let text = match text {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {source}: cannot read: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let opts = convert::ConvertOptions {
+        name: args.name,
+        interval: args.interval,
+    };
+    let yaml = convert::convert(&text, &opts)
+        .and_then(|c| convert::to_yaml_stream(&c.policies).map(|yaml| (yaml, c.notes)));
+    match yaml {
+        Ok((yaml, notes)) => {
+            for n in &notes {
+                eprintln!("note: {n}");
+            }
+            print!("{yaml}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {source}: {e}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
 }

@@ -7,15 +7,18 @@ use crate::report::json::SimulateView;
 
 const BAR_WIDTH: usize = 20;
 
-/// `[####--......]`: '#' is what stays, '-' what the plan removes, '.' free.
+/// `[####--++....]`: '#' is what stays, '-' what the plan removes, '+' what
+/// the replacements add, '.' free.
 fn bar(before: f64, after: f64) -> String {
     let cells = |pct: f64| ((pct.clamp(0.0, 100.0) / 100.0) * BAR_WIDTH as f64).round() as usize;
-    let (b, a) = (cells(before), cells(after.min(before)));
+    let (b, a) = (cells(before), cells(after));
+    let (stays, gone, added) = (b.min(a), b.saturating_sub(a), a.saturating_sub(b));
     format!(
-        "[{}{}{}]",
-        "#".repeat(a),
-        "-".repeat(b - a),
-        ".".repeat(BAR_WIDTH - b)
+        "[{}{}{}{}]",
+        "#".repeat(stays),
+        "-".repeat(gone),
+        "+".repeat(added),
+        ".".repeat(BAR_WIDTH - stays - gone - added)
     )
 }
 
@@ -35,9 +38,14 @@ fn pod_lines(out: &mut String, list: &[EvictionEntry], order: &[String]) {
         let _ = writeln!(out, "  {strategy} ({})", of_strategy.len());
         for e in of_strategy {
             let pod = format!("{}/{}", e.namespace, e.name);
+            let to = match &e.predicted_node {
+                None => String::new(),
+                Some(Some(n)) => format!(" → {n}"),
+                Some(None) => " → Pending".to_string(),
+            };
             let _ = writeln!(
                 out,
-                "    {pod:<width$}  on {:<node_width$}  {}",
+                "    {pod:<width$}  on {:<node_width$}{to}  {}",
                 e.node, e.reason
             );
         }
@@ -113,10 +121,24 @@ pub fn table(policy_name: &str, report: &SimulateView) -> String {
         );
     }
 
+    if !report.warnings.is_empty() {
+        let _ = writeln!(out);
+        let warnings: Vec<String> = report
+            .warnings
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "Placement warnings (evicted, but the replacement would not help): {}",
+            warnings.join(", ")
+        );
+    }
+
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "Node utilization (requests / allocatable), before -> after  ('-' = freed by the plan)"
+        "Node utilization (requests / allocatable), before -> after  ('-' = freed by the plan, '+' = its replacements)"
     );
     let node_width = report.nodes.iter().map(|n| n.name.len()).max().unwrap_or(4);
     for node in &report.nodes {

@@ -119,6 +119,7 @@ pub fn completed(
         blocked: report.total(|c| c.blocked),
         failed: report.total(|c| c.failed),
         restarted: report.total(|c| c.restarted),
+        warnings: report.warnings(),
         strategies: report.strategies.clone(),
         plan: if report.mode == RunMode::DryRun {
             report.plan_entries()
@@ -333,6 +334,7 @@ mod approval_tests {
                         node: "n1".into(),
                         strategy: "PodLifeTime".into(),
                         reason: "old".into(),
+                        predicted_node: None,
                     },
                     outcome,
                     restart: false,

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 const PURE: &[&str] = &[
     "api",
     "engine",
+    "placement",
     "plan",
     "policy",
     "report",
@@ -70,6 +71,20 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "snapshot",
         &["plan", "strategies", "policy", "engine", "api"],
+    ),
+    (
+        "placement",
+        &[
+            "plan",
+            "strategies",
+            "policy",
+            "engine",
+            "api",
+            "report",
+            "evictor",
+            "controller",
+            "simulate",
+        ],
     ),
     (
         "api",

@@ -39,13 +39,13 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use descheduler::api::{
     DeschedulerPolicySpec, EvictionLimits, EvictionMode, FailedPods, HighNodeUtilizationParams,
     HighThresholds, InterPodAntiAffinityParams, LowNodeUtilizationParams, LowThresholds,
-    NoEvictionPolicy, NodeAffinityParams, NodeAffinityType, NodeTaintsParams, PodLifeTime,
-    PodLifeTimeParams, PodState, PodsHavingTooManyRestarts, RemoveDuplicates,
+    NoEvictionPolicy, NodeAffinityParams, NodeAffinityType, NodeTaintsParams, PlacementCheck,
+    PodLifeTime, PodLifeTimeParams, PodState, PodsHavingTooManyRestarts, RemoveDuplicates,
     RemoveDuplicatesParams, RemoveFailedPodsParams, RestartState, Strategies, Strategy as Entry,
     TooManyRestartsParams, TopologySpreadParams,
 };
 use descheduler::engine::plan;
-use descheduler::plan::EvictionPlan as PlanResult;
+use descheduler::plan::{EvictionPlan as PlanResult, Prediction};
 use descheduler::policy::validate;
 use descheduler::snapshot::{ClusterObjects, Snapshot};
 
@@ -1631,8 +1631,51 @@ fn check_case(
         named(&snap2, &result2),
         "shuffling the input changes the plan"
     );
+
+    // (7) placementCheck: Warn plans exactly what Off plans (the prediction
+    // only annotates), and Enforce never evicts, for a strategy that moves
+    // pods, a pod whose replacement is predicted to come back or stay Pending.
+    let with = |check: PlacementCheck| {
+        let mut spec = spec.clone();
+        spec.placement_check = Some(check);
+        validate(&spec, &lookup).map(|p| plan(&snap, &p))
+    };
+    let (Ok(off), Ok(warn), Ok(enforce)) = (
+        with(PlacementCheck::Off),
+        with(PlacementCheck::Warn),
+        with(PlacementCheck::Enforce),
+    ) else {
+        return Err(TestCaseError::fail(
+            "placementCheck made the policy invalid",
+        ));
+    };
+    prop_assert_eq!(
+        named(&snap, &off),
+        named(&snap, &warn),
+        "Warn changes the plan"
+    );
+    for e in &enforce.evictions {
+        if REMOVES_BAD_PODS.contains(&e.strategy) {
+            continue;
+        }
+        let from = snap.pod(e.pod).node;
+        prop_assert!(
+            matches!(e.predicted, Prediction::Node(n) if Some(n) != from),
+            "Enforce evicted {} ({}) although its replacement is predicted {:?}",
+            snap.pod(e.pod).key(),
+            e.strategy,
+            e.predicted
+        );
+    }
     Ok(())
 }
+
+/// Strategies whose pods are bad wherever they run: Enforce only warns.
+const REMOVES_BAD_PODS: [&str; 3] = [
+    "RemoveFailedPods",
+    "PodLifeTime",
+    "RemovePodsHavingTooManyRestarts",
+];
 
 fn input() -> BoxedStrategy<(Cluster, DeschedulerPolicySpec, u64)> {
     (cluster(), policy_spec(), any::<u64>()).boxed()

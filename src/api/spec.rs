@@ -175,9 +175,29 @@ pub struct DeschedulerPolicySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub single_replica_strategy: Option<SingleReplicaStrategy>,
 
+    /// What the planner does with the predicted destination of each replacement (kube-scheduler's
+    /// default profile, modelled): Warn (default) evicts as planned and counts WouldNotMove /
+    /// WouldBePending warnings; Enforce does not evict a pod whose replacement would be bound to
+    /// the node it leaves, or stay Pending (counted under those reasons; RemoveFailedPods,
+    /// PodLifeTime and RemovePodsHavingTooManyRestarts only warn); Off ignores the prediction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement_check: Option<PlacementCheck>,
+
     /// The strategies to run. A strategy listed here is enabled unless `enabled: false`.
     #[serde(default)]
     pub strategies: Strategies,
+}
+
+/// What the planner does with the placement prediction.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PlacementCheck {
+    /// Ignore it (simulate still prints it).
+    Off,
+    /// Evict as planned; count a warning when the replacement would come back or stay Pending.
+    #[default]
+    Warn,
+    /// Do not evict a pod whose replacement would come back or stay Pending.
+    Enforce,
 }
 
 /// What to do with the last ready replica of a Deployment or StatefulSet.

@@ -164,6 +164,9 @@ pub struct LastRun {
     /// Workloads restarted instead of evicting their last ready replica.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub restarted: i64,
+    /// Every strategy's placement warnings, summed by reason.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub warnings: BTreeMap<String, i64>,
     /// Dry run only: up to 100 planned evictions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plan: Vec<PlannedEviction>,
@@ -191,6 +194,10 @@ pub struct StrategyCounts {
     /// Candidates not evicted, by reason (NotEvictable:<rule>, NoFit, LimitReached, ...).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub skipped: BTreeMap<String, i64>,
+    /// Evicted although their replacement is predicted to come back (WouldNotMove) or stay
+    /// Pending (WouldBePending): placementCheck Warn.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub warnings: BTreeMap<String, i64>,
 }
 
 /// A pod the run would evict (dry run).

@@ -33,6 +33,18 @@ pub enum SingleReplica {
     RolloutRestart { gap: Duration },
 }
 
+/// What the planner does with the placement prediction (SPEC §10).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PlacementCheck {
+    /// Ignore it (it is still reported).
+    Off,
+    /// Evict anyway, counting a warning.
+    #[default]
+    Warn,
+    /// Do not evict a pod whose replacement would come back or stay Pending.
+    Enforce,
+}
+
 /// The pod-level rules of SPEC §3 (rules 1-3) that do not depend on the strategy.
 #[derive(Clone, Debug, Default)]
 pub struct EvictionRules {
@@ -47,6 +59,7 @@ pub struct EvictionRules {
     pub namespace_selector: Option<Selector>,
     pub no_eviction_policy: NoEvictionPolicy,
     pub single_replica: SingleReplica,
+    pub placement_check: PlacementCheck,
 }
 
 /// A strategy's own filters (SPEC §3 rules 3-5).
@@ -134,6 +147,10 @@ pub enum SkipReason {
     SingleReplica,
     /// Its workload was restarted or descheduled too recently.
     Cooldown,
+    /// Its replacement is predicted to be bound to the node it leaves.
+    WouldNotMove,
+    /// Its replacement is predicted to stay Pending.
+    WouldBePending,
 }
 
 impl fmt::Display for SkipReason {
@@ -144,6 +161,8 @@ impl fmt::Display for SkipReason {
             SkipReason::LimitReached => f.write_str("LimitReached"),
             SkipReason::SingleReplica => f.write_str("SingleReplica"),
             SkipReason::Cooldown => f.write_str("Cooldown"),
+            SkipReason::WouldNotMove => f.write_str("WouldNotMove"),
+            SkipReason::WouldBePending => f.write_str("WouldBePending"),
         }
     }
 }

@@ -5,10 +5,11 @@
 
 use super::Rules;
 use super::budgets::Budgets;
-use super::eligibility::{self, CommonParams, SingleReplica, SkipReason};
+use super::eligibility::{self, CommonParams, PlacementCheck, SingleReplica, SkipReason};
 use super::limits::Counters;
 use super::nodefit::{self, FitState};
-use super::result::{Eviction, EvictionPlan, StrategyTally};
+use super::result::{Eviction, EvictionPlan, Prediction, StrategyTally};
+use crate::placement::Model;
 use crate::snapshot::{NodeId, PerNode, PerPod, PodId, Resources, Snapshot, Workload};
 
 /// What happened to a candidate offered to the ledger.
@@ -53,6 +54,11 @@ pub struct Ledger<'a> {
     /// When set, only these (pod, strategy) proposals may be taken: an
     /// approved plan is carried out, never extended.
     only: Option<&'a Only<'a>>,
+    /// The scheduler's view: where each planned eviction's replacement goes.
+    model: Model<'a>,
+    /// Whether the current strategy moves pods to better nodes (placementCheck
+    /// Enforce applies) rather than removing pods bad wherever they run.
+    moves_pods: bool,
     result: EvictionPlan,
 }
 
@@ -89,6 +95,8 @@ impl<'a> Ledger<'a> {
             leaving: foldhash::HashMap::default(),
             restarting: foldhash::HashSet::default(),
             only: None,
+            model: Model::new(snap),
+            moves_pods: true,
             result: EvictionPlan::default(),
         }
     }
@@ -100,8 +108,12 @@ impl<'a> Ledger<'a> {
     }
 
     /// Starts a strategy's turn: its filters apply and its counts begin.
-    pub fn begin(&mut self, strategy: &'static str, common: &CommonParams) {
+    /// The next strategy's turn. `moves_pods`: it evicts to move pods to a
+    /// better node, so a replacement predicted to come back or stay Pending
+    /// defeats its purpose.
+    pub fn begin(&mut self, strategy: &'static str, common: &CommonParams, moves_pods: bool) {
         self.common = common.clone();
+        self.moves_pods = moves_pods;
         let next = StrategyTally {
             name: strategy,
             ..Default::default()
@@ -119,6 +131,11 @@ impl<'a> Ledger<'a> {
     pub fn finish(mut self) -> EvictionPlan {
         self.result.strategies.extend(self.current.take());
         self.result.usage_after = self.usage;
+        self.result.usage_placed = self
+            .snap
+            .node_ids()
+            .map(|n| self.model.usage(n).clone())
+            .collect();
         self.result
     }
 
@@ -207,10 +224,11 @@ impl<'a> Ledger<'a> {
             return self.record_skip(SkipReason::LimitReached);
         }
         let strategy = self.tally().name;
-        let eviction = Eviction {
+        let mut eviction = Eviction {
             pod,
             strategy,
             reason: reason.into(),
+            predicted: Prediction::Unknown,
         };
         if self.last_ready_replica(pod) {
             match self.rules.eviction.single_replica {
@@ -224,6 +242,11 @@ impl<'a> Ledger<'a> {
                         return self.record_skip(SkipReason::Cooldown);
                     }
                     self.take(pod);
+                    self.model.remove(pod);
+                    eviction.predicted = self
+                        .model
+                        .place(pod)
+                        .map_or(Prediction::Pending, Prediction::Node);
                     // A restart replaces every pod of the workload: one
                     // entry, one count, however many of its pods are flagged.
                     if let Some(w) = &p.workload
@@ -242,6 +265,29 @@ impl<'a> Ledger<'a> {
             self.result.blocked.push(eviction);
             return Outcome::Blocked;
         }
+        self.model.remove(pod);
+        let predicted = self.model.predict(pod);
+        if let Some(useless) = useless(p.node, predicted) {
+            match self.rules.eviction.placement_check {
+                PlacementCheck::Off => {}
+                PlacementCheck::Enforce if self.moves_pods => {
+                    self.model.restore(pod);
+                    return self.record_skip(useless);
+                }
+                PlacementCheck::Warn | PlacementCheck::Enforce => {
+                    *self
+                        .tally()
+                        .warnings
+                        .entry(useless.to_string())
+                        .or_default() += 1;
+                }
+            }
+        }
+        // The scheduler binds the replacement; later predictions see it there.
+        eviction.predicted = self
+            .model
+            .place(pod)
+            .map_or(Prediction::Pending, Prediction::Node);
         self.budgets.record(snap, pod);
         self.take(pod);
         self.tally().evicted += 1;
@@ -268,6 +314,12 @@ impl<'a> Ledger<'a> {
         self.fate[pod] = Fate::Evicted;
     }
 
+    /// The planned evictions so far, their replacements placed: where a
+    /// strategy's own predictions should start from.
+    pub fn placement(&self) -> &Model<'a> {
+        &self.model
+    }
+
     /// Whether the pod is the last ready replica of its Deployment or
     /// StatefulSet once the run's planned evictions are gone (SPEC §12).
     fn last_ready_replica(&self, pod: PodId) -> bool {
@@ -286,3 +338,17 @@ impl<'a> Ledger<'a> {
 #[cfg(test)]
 #[path = "single_replica_tests.rs"]
 mod single_replica_tests;
+
+/// Why evicting a pod from `from` would not help, if its replacement is
+/// predicted to go to `to`.
+fn useless(from: Option<NodeId>, to: Option<NodeId>) -> Option<SkipReason> {
+    match to {
+        None => Some(SkipReason::WouldBePending),
+        Some(n) if Some(n) == from => Some(SkipReason::WouldNotMove),
+        Some(_) => None,
+    }
+}
+
+#[cfg(test)]
+#[path = "placement_check_tests.rs"]
+mod placement_check_tests;

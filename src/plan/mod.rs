@@ -11,11 +11,12 @@ pub mod nodefit;
 pub mod result;
 
 pub use eligibility::{
-    CommonParams, EvictionRules, NamespaceFilter, NoEvictionPolicy, Rule, SingleReplica, SkipReason,
+    CommonParams, EvictionRules, NamespaceFilter, NoEvictionPolicy, PlacementCheck, Rule,
+    SingleReplica, SkipReason,
 };
 pub use ledger::{Ledger, Outcome};
 pub use limits::Limits;
-pub use result::{Eviction, EvictionPlan, StrategyTally};
+pub use result::{Eviction, EvictionPlan, Prediction, StrategyTally};
 
 use crate::selectors::Selector;
 

@@ -3,7 +3,18 @@
 
 use std::collections::BTreeMap;
 
-use crate::snapshot::{PerNode, PodId, Resources};
+use crate::snapshot::{NodeId, PerNode, PodId, Resources};
+
+/// Where the replacement of an evicted pod is predicted to be bound (SPEC §10).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Prediction {
+    /// Not predicted (blocked evictions, restarts).
+    #[default]
+    Unknown,
+    Node(NodeId),
+    /// No node passes the scheduler's filters: it would stay Pending.
+    Pending,
+}
 
 /// One planned (or blocked) eviction.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -11,6 +22,7 @@ pub struct Eviction {
     pub pod: PodId,
     pub strategy: &'static str,
     pub reason: String,
+    pub predicted: Prediction,
 }
 
 /// Counts for one strategy.
@@ -22,6 +34,10 @@ pub struct StrategyTally {
     /// Workloads restarted instead of evicting their last ready replica.
     pub restarted: u32,
     pub skipped: BTreeMap<String, u32>,
+    /// `placementCheck: Warn` (and Enforce for strategies that remove pods
+    /// bad anywhere): evicted although the prediction says `WouldNotMove` /
+    /// `WouldBePending`.
+    pub warnings: BTreeMap<String, u32>,
 }
 
 /// The result of planning one run.
@@ -35,6 +51,9 @@ pub struct EvictionPlan {
     pub strategies: Vec<StrategyTally>,
     /// Set when the run did nothing at all, with the reason.
     pub skipped_run: Option<String>,
-    /// Node usage after the planned evictions.
+    /// Node usage after the planned evictions, without their replacements.
     pub usage_after: PerNode<Resources>,
+    /// Node usage after the planned evictions with their replacements
+    /// placed where they are predicted to go.
+    pub usage_placed: PerNode<Resources>,
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use super::Policy;
 use crate::api::{self, CommonParamsRef, DeschedulerPolicySpec, Namespaces};
 use crate::plan::{
-    CommonParams, EvictionRules, Limits, NamespaceFilter, NoEvictionPolicy, Rules, SingleReplica,
-    eligibility::SYSTEM_CRITICAL_PRIORITY,
+    CommonParams, EvictionRules, Limits, NamespaceFilter, NoEvictionPolicy, PlacementCheck, Rules,
+    SingleReplica, eligibility::SYSTEM_CRITICAL_PRIORITY,
 };
 use crate::selectors::Selector;
 use crate::strategies::registry;
@@ -109,6 +109,11 @@ pub fn validate(
         no_eviction_policy: match spec.no_eviction_policy.unwrap_or_default() {
             api::NoEvictionPolicy::Preferred => NoEvictionPolicy::Preferred,
             api::NoEvictionPolicy::Mandatory => NoEvictionPolicy::Mandatory,
+        },
+        placement_check: match spec.placement_check.unwrap_or_default() {
+            api::PlacementCheck::Off => PlacementCheck::Off,
+            api::PlacementCheck::Warn => PlacementCheck::Warn,
+            api::PlacementCheck::Enforce => PlacementCheck::Enforce,
         },
         single_replica: match spec.single_replica_strategy.unwrap_or_default() {
             api::SingleReplicaStrategy::Skip => SingleReplica::Skip,

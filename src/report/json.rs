@@ -16,6 +16,8 @@ pub struct StrategyEntry {
     pub evicted: i64,
     pub blocked: i64,
     pub skipped: BTreeMap<String, i64>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub warnings: BTreeMap<String, i64>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -23,6 +25,7 @@ pub struct NodeEntry {
     pub name: String,
     /// Percent of allocatable requested, per resource.
     pub before: BTreeMap<String, f64>,
+    /// After the evictions, with the replacements where they are predicted to go.
     pub after: BTreeMap<String, f64>,
 }
 
@@ -38,6 +41,9 @@ pub struct SimulateView {
     /// Keyed by strategy name; only the enabled strategies, in run order when printed as a table.
     pub strategies: BTreeMap<String, StrategyEntry>,
     pub nodes: Vec<NodeEntry>,
+    /// Evictions whose replacement is predicted to come back or stay Pending, by reason.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub warnings: BTreeMap<String, i64>,
     /// Why the run did nothing, when it did nothing at all.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_skipped: Option<String>,
@@ -72,7 +78,7 @@ pub fn view(snap: &Snapshot, plan: &EvictionPlan, report: &RunReport) -> Simulat
             name: n.name.clone(),
             before: utilization(snap.node_usage(i), &n.allocatable),
             after: utilization(
-                plan.usage_after.get(i).unwrap_or(snap.node_usage(i)),
+                plan.usage_placed.get(i).unwrap_or(snap.node_usage(i)),
                 &n.allocatable,
             ),
         })
@@ -102,11 +108,13 @@ pub fn view(snap: &Snapshot, plan: &EvictionPlan, report: &RunReport) -> Simulat
                         evicted: c.evicted + c.would_evict,
                         blocked: c.blocked,
                         skipped: c.skipped.clone(),
+                        warnings: c.warnings.clone(),
                     },
                 )
             })
             .collect(),
         nodes,
+        warnings: report.warnings(),
         run_skipped: plan.skipped_run.clone(),
         strategy_order: report.strategies.iter().map(|c| c.name.clone()).collect(),
     }

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::api::{PlannedEviction, RunMode, RunResult, StrategyCounts};
 use crate::evictor::EvictOutcome;
-use crate::plan::{Eviction, EvictionPlan};
+use crate::plan::{Eviction, EvictionPlan, Prediction};
 use crate::snapshot::{PodId, Snapshot};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -21,6 +21,10 @@ pub struct EvictionEntry {
     pub node: String,
     pub strategy: String,
     pub reason: String,
+    /// Where the replacement is predicted to be bound; `null` when it would
+    /// stay Pending; absent when not predicted (blocked evictions).
+    #[serde(rename = "predictedNode", skip_serializing_if = "Option::is_none")]
+    pub predicted_node: Option<Option<String>>,
 }
 
 pub(crate) fn entry(snap: &Snapshot, e: &Eviction) -> EvictionEntry {
@@ -31,6 +35,11 @@ pub(crate) fn entry(snap: &Snapshot, e: &Eviction) -> EvictionEntry {
         node: pod.node_name.clone().unwrap_or_default(),
         strategy: e.strategy.to_string(),
         reason: e.reason.clone(),
+        predicted_node: match e.predicted {
+            Prediction::Unknown => None,
+            Prediction::Pending => Some(None),
+            Prediction::Node(n) => Some(Some(snap.node(n).name.clone())),
+        },
     }
 }
 
@@ -77,6 +86,11 @@ impl RunReport {
                 blocked: i64::from(t.blocked),
                 skipped: t
                     .skipped
+                    .iter()
+                    .map(|(k, v)| (k.clone(), i64::from(*v)))
+                    .collect(),
+                warnings: t
+                    .warnings
                     .iter()
                     .map(|(k, v)| (k.clone(), i64::from(*v)))
                     .collect(),
@@ -154,6 +168,17 @@ impl RunReport {
         self.strategies.iter().map(f).sum()
     }
 
+    /// Every strategy's placement warnings, summed by reason.
+    pub fn warnings(&self) -> std::collections::BTreeMap<String, i64> {
+        let mut all = std::collections::BTreeMap::new();
+        for c in &self.strategies {
+            for (k, v) in &c.warnings {
+                *all.entry(k.clone()).or_default() += v;
+            }
+        }
+        all
+    }
+
     /// Dry run: the first evictions the run would make, for status.
     pub fn plan_entries(&self) -> Vec<PlannedEviction> {
         self.would_evict(MAX_PLAN_ENTRIES)
@@ -170,7 +195,11 @@ impl RunReport {
                 node: a.entry.node.clone(),
                 strategy: a.entry.strategy.clone(),
                 reason: a.entry.reason.clone(),
-                predicted_node: None,
+                predicted_node: a
+                    .entry
+                    .predicted_node
+                    .clone()
+                    .map(Option::unwrap_or_default),
             })
             .collect()
     }

@@ -32,6 +32,10 @@ pub use registry::{REGISTRY, StrategyConfig};
 pub trait Strategy: fmt::Debug + Send + Sync + Sized + 'static {
     /// Its key under `spec.strategies`, exactly as the CRD spells it.
     const NAME: &'static str;
+    /// Whether it evicts to move pods to better nodes (so a replacement
+    /// predicted to come back, or stay Pending, defeats it: placementCheck
+    /// Enforce applies) rather than to remove pods bad wherever they run.
+    const MOVES_PODS: bool = true;
     /// Its params as the spec carries them.
     type Spec: api::HasCommonParams + Default;
 
@@ -49,12 +53,17 @@ pub trait Strategy: fmt::Debug + Send + Sync + Sized + 'static {
 /// A configured strategy, whatever its params: what the engine runs.
 pub trait Planner: fmt::Debug + Send + Sync {
     fn name(&self) -> &'static str;
+    fn moves_pods(&self) -> bool;
     fn run(&self, ledger: &mut Ledger<'_>);
 }
 
 impl<S: Strategy> Planner for S {
     fn name(&self) -> &'static str {
         S::NAME
+    }
+
+    fn moves_pods(&self) -> bool {
+        S::MOVES_PODS
     }
 
     fn run(&self, ledger: &mut Ledger<'_>) {

@@ -88,6 +88,8 @@ impl ConditionFilter {
 
 impl Strategy for PodLifeTime {
     const NAME: &'static str = "PodLifeTime";
+    /// Its pods are bad wherever they run: Enforce only warns.
+    const MOVES_PODS: bool = false;
     type Spec = api::PodLifeTimeParams;
 
     fn spec(all: &api::Strategies) -> Option<&api::Strategy<Self::Spec>> {

@@ -18,6 +18,8 @@ pub struct RemoveFailedPods {
 
 impl Strategy for RemoveFailedPods {
     const NAME: &'static str = "RemoveFailedPods";
+    /// Its pods are bad wherever they run: Enforce only warns.
+    const MOVES_PODS: bool = false;
     type Spec = api::RemoveFailedPodsParams;
 
     fn spec(all: &api::Strategies) -> Option<&api::Strategy<Self::Spec>> {

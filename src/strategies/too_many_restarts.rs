@@ -20,6 +20,8 @@ pub struct TooManyRestarts {
 
 impl Strategy for TooManyRestarts {
     const NAME: &'static str = "RemovePodsHavingTooManyRestarts";
+    /// Its pods are bad wherever they run: Enforce only warns.
+    const MOVES_PODS: bool = false;
     type Spec = api::TooManyRestartsParams;
 
     fn spec(all: &api::Strategies) -> Option<&api::Strategy<Self::Spec>> {

@@ -1,0 +1,274 @@
+//! The pods the scheduler would see while a plan is placed, and the indexes
+//! that find them without a scan: a [`Slot`] is a snapshot pod or a placed
+//! replacement; [`KeyDomains`] maps each node to its value of a topology key;
+//! [`LabelIndex`] finds the pods carrying a label.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use foldhash::HashMap;
+
+use super::Model;
+use super::profile::NsScope;
+use crate::selectors::Selector;
+use crate::snapshot::{Id, NodeId, PodId, PodInfo, Snapshot};
+
+/// A pod as the model sees it: below the snapshot's pod count, that pod;
+/// above, a placed replacement (a copy of the evicted pod on its new node).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Slot(u32);
+
+impl Slot {
+    pub(crate) fn pod(p: PodId) -> Self {
+        Self(p.index() as u32)
+    }
+
+    pub(crate) fn new(i: usize) -> Self {
+        // A snapshot and its replacements hold far fewer than 2^32 pods.
+        Self(i as u32)
+    }
+}
+
+const NONE: u32 = u32::MAX;
+
+/// The domains of one topology key: each node's value, numbered.
+#[derive(Debug)]
+pub(crate) struct KeyDomains {
+    of_node: Vec<u32>,
+    /// How many distinct values the nodes have.
+    pub count: usize,
+}
+
+impl KeyDomains {
+    fn build(snap: &Snapshot, key: &str) -> Self {
+        let mut ids: HashMap<&str, u32> = HashMap::default();
+        let of_node = snap
+            .nodes
+            .values()
+            .map(|n| match n.labels.get(key) {
+                Some(v) => {
+                    let next = ids.len() as u32;
+                    *ids.entry(v.as_str()).or_insert(next)
+                }
+                None => NONE,
+            })
+            .collect();
+        Self {
+            of_node,
+            count: ids.len(),
+        }
+    }
+
+    /// The node's domain, None when it lacks the key.
+    #[inline]
+    pub(crate) fn of(&self, n: NodeId) -> Option<usize> {
+        let d = self.of_node[n.index()];
+        (d != NONE).then_some(d as usize)
+    }
+}
+
+/// Topology keys, each computed once.
+#[derive(Default)]
+pub(crate) struct Keys(RefCell<HashMap<String, Rc<KeyDomains>>>);
+
+impl Keys {
+    pub(crate) fn get(&self, snap: &Snapshot, key: &str) -> Rc<KeyDomains> {
+        if let Some(d) = self.0.borrow().get(key) {
+            return d.clone();
+        }
+        let d = Rc::new(KeyDomains::build(snap, key));
+        self.0.borrow_mut().insert(key.to_string(), d.clone());
+        d
+    }
+}
+
+type ByValue = HashMap<String, Vec<Slot>>;
+
+/// Slots by (label key, namespace, value), built one key at a time when a
+/// selector first asks for it, and kept up to date as replacements land.
+#[derive(Default)]
+pub(crate) struct LabelIndex {
+    by_key: HashMap<String, HashMap<String, ByValue>>,
+}
+
+impl LabelIndex {
+    fn build(m: &Model<'_>, key: &str) -> HashMap<String, ByValue> {
+        let mut out: HashMap<String, ByValue> = HashMap::default();
+        let slots = (0..m.snap.pods.len() + m.replacements.len()).map(Slot::new);
+        for slot in slots {
+            let p = m.snap.pod(m.slot_pod(slot));
+            if let Some(v) = p.labels().get(key) {
+                out.entry(p.namespace.clone())
+                    .or_default()
+                    .entry(v.clone())
+                    .or_default()
+                    .push(slot);
+            }
+        }
+        out
+    }
+
+    /// Adds a replacement to every key built so far.
+    pub(crate) fn add(&mut self, slot: Slot, pod: &PodInfo) {
+        for (key, by_ns) in &mut self.by_key {
+            if let Some(v) = pod.labels().get(key) {
+                by_ns
+                    .entry(pod.namespace.clone())
+                    .or_default()
+                    .entry(v.clone())
+                    .or_default()
+                    .push(slot);
+            }
+        }
+    }
+}
+
+/// The namespaces a query looks in.
+#[derive(Clone, Copy)]
+pub(crate) enum Scope<'a> {
+    Namespace(&'a str),
+    Term(&'a NsScope),
+}
+
+impl Scope<'_> {
+    fn contains(&self, snap: &Snapshot, ns: &str) -> bool {
+        match self {
+            Scope::Namespace(own) => *own == ns,
+            Scope::Term(t) => t.contains(snap, ns),
+        }
+    }
+}
+
+impl<'s> Model<'s> {
+    pub(crate) fn slot_pod(&self, s: Slot) -> PodId {
+        let i = s.0 as usize;
+        match i.checked_sub(self.snap.pods.len()) {
+            None => PodId::from_index(i),
+            Some(r) => self.replacements[r].0,
+        }
+    }
+
+    /// Where the slot's pod is bound, None when the scheduler would not see
+    /// it: evicted, Succeeded or Failed, or not bound to a known node.
+    pub(crate) fn slot_node(&self, s: Slot) -> Option<NodeId> {
+        let i = s.0 as usize;
+        match i.checked_sub(self.snap.pods.len()) {
+            None => self.live_node(PodId::from_index(i)),
+            Some(r) => Some(self.replacements[r].1),
+        }
+    }
+
+    /// A replacement is a new pod: never terminating.
+    pub(crate) fn slot_terminating(&self, s: Slot) -> bool {
+        (s.0 as usize) < self.snap.pods.len() && self.snap.pod(self.slot_pod(s)).terminating
+    }
+
+    pub(crate) fn live_node(&self, p: PodId) -> Option<NodeId> {
+        let pod = self.snap.pod(p);
+        pod.node
+            .filter(|_| !self.removed[p] && !pod.phase.is_terminal())
+    }
+
+    /// Every namespace that has pods or a Namespace object, sorted.
+    fn namespaces(&self) -> &[String] {
+        self.namespaces.get_or_init(|| {
+            let mut all: Vec<String> = self.snap.namespaces.keys().cloned().collect();
+            let mut last: Option<&str> = None;
+            for p in self.snap.pods.values() {
+                if last != Some(p.namespace.as_str()) {
+                    all.push(p.namespace.clone());
+                    last = Some(p.namespace.as_str());
+                }
+            }
+            all.sort();
+            all.dedup();
+            all
+        })
+    }
+
+    /// The slots of pods the scheduler sees, in `scope`, that `selector`
+    /// matches, with their nodes (terminating pods included).
+    pub(crate) fn for_each_match(
+        &self,
+        scope: Scope<'_>,
+        selector: &Selector,
+        mut f: impl FnMut(Slot, &'s PodInfo, NodeId),
+    ) {
+        let snap = self.snap;
+        let mut visit = |slot: Slot| {
+            let Some(node) = self.slot_node(slot) else {
+                return;
+            };
+            let pod = snap.pod(self.slot_pod(slot));
+            if scope.contains(snap, &pod.namespace) && selector.matches(pod.labels()) {
+                f(slot, pod, node);
+            }
+        };
+        if let Some((key, values)) = selector.required_values() {
+            self.ensure_key(key);
+            let index = self.labels.borrow();
+            let Some(by_ns) = index.by_key.get(key) else {
+                return;
+            };
+            let mut from_ns = |by_value: &ByValue| {
+                for v in values {
+                    for &slot in by_value.get(v).into_iter().flatten() {
+                        visit(slot);
+                    }
+                }
+            };
+            match scope {
+                Scope::Namespace(ns) => by_ns.get(ns).into_iter().for_each(&mut from_ns),
+                Scope::Term(t) => match t.only_names() {
+                    Some(names) => names
+                        .iter()
+                        .filter_map(|ns| by_ns.get(ns))
+                        .for_each(&mut from_ns),
+                    None => by_ns.values().for_each(&mut from_ns),
+                },
+            }
+            return;
+        }
+        let names: Vec<&str> = match scope {
+            Scope::Namespace(ns) => vec![ns],
+            Scope::Term(t) => match t.only_names() {
+                Some(names) => names.iter().map(String::as_str).collect(),
+                None => self.namespaces().iter().map(String::as_str).collect(),
+            },
+        };
+        for ns in names {
+            for &p in snap.pods_in_namespace(ns) {
+                visit(Slot::pod(p));
+            }
+            for &slot in self.replacements_by_ns.get(ns).into_iter().flatten() {
+                visit(slot);
+            }
+        }
+    }
+
+    /// The slots of the owner's pods the scheduler sees, with their nodes.
+    pub(crate) fn for_each_of_owner(
+        &self,
+        owner: &crate::snapshot::OwnerRef,
+        mut f: impl FnMut(Slot, NodeId),
+    ) {
+        let snapshot_pods = self.snap.pods_of_owner(owner).iter().map(|&p| Slot::pod(p));
+        let placed = self.replacements_by_owner.get(owner).into_iter().flatten();
+        for slot in snapshot_pods.chain(placed.copied()) {
+            if let Some(node) = self.slot_node(slot) {
+                f(slot, node);
+            }
+        }
+    }
+
+    fn ensure_key(&self, key: &str) {
+        if self.labels.borrow().by_key.contains_key(key) {
+            return;
+        }
+        let built = LabelIndex::build(self, key);
+        self.labels
+            .borrow_mut()
+            .by_key
+            .insert(key.to_string(), built);
+    }
+}

@@ -1,0 +1,424 @@
+//! Where the replacement of an evicted pod would be bound (SPEC §10): a pure
+//! model of kube-scheduler v1.36's default profile.
+//!
+//! A [`Model`] starts from a snapshot. [`Model::remove`] takes an evicted pod
+//! off its node; [`Model::predict`] runs one scheduling cycle for a copy of a
+//! pod without its nodeName (its replacement) and returns the node it would
+//! be bound to, None when it would stay Pending; [`Model::place`] also binds
+//! it there, so the pods of a plan are placed one after another, each seeing
+//! the ones before (resources, host ports, affinity, spreading);
+//! [`Model::restore`] puts back a pod removed but not evicted after all.
+//!
+//! For each eviction candidate `p` on node `src`, in plan order:
+//!
+//! ```ignore
+//! m.remove(p);                 // the replacement does not see its predecessor
+//! match m.predict(p) {
+//!     Some(n) if n != src => { m.place(p); }   // evicted; later pods see it on n
+//!     _ => m.restore(p),       // would land on src, or stay Pending: kept
+//! }
+//! ```
+//!
+//! (With placementCheck Warn or Off the pod is evicted anyway: `place` it,
+//! which records nothing when it would stay Pending.)
+//!
+//! Filters, in the scheduler's plugin order ([`Filter`]): NodeUnschedulable,
+//! TaintToleration (NoSchedule, NoExecute), NodeAffinity (nodeSelector and
+//! required terms, with its PreFilter narrowing to `metadata.name` nodes),
+//! NodePorts, NodeResourcesFit (every requested resource, init containers and
+//! overhead included, and the pod count), PodTopologySpread (DoNotSchedule;
+//! minDomains, nodeAffinityPolicy Honor and nodeTaintsPolicy Ignore by
+//! default, matchLabelKeys, the minimum over eligible domains) and
+//! InterPodAffinity (the pod's required affinity, with the first-pod rule,
+//! and anti-affinity, and existing pods' required anti-affinity). NotReady
+//! nodes are filtered first (the scheduler sees their not-ready taint), unless
+//! the pod tolerates that taint.
+//!
+//! Scores, normalized per plugin as the framework does and weighted as the
+//! default profile weighs them: TaintToleration (PreferNoSchedule, 3),
+//! NodeAffinity (preferred terms, 2), NodeResourcesFit (LeastAllocated over
+//! cpu and memory, counting 100m / 200Mi for containers without requests, 1),
+//! NodeResourcesBalancedAllocation (requests as they are, skipped for pods
+//! that request neither, 1), InterPodAffinity (preferred terms both ways and
+//! existing pods' required affinity, 2) and PodTopologySpread (ScheduleAnyway
+//! constraints, or the system defaults: hostname maxSkew 3 and zone maxSkew 5
+//! for pods of a ReplicaSet, StatefulSet or ReplicationController, 2).
+//!
+//! Like the scheduler, a cycle stops filtering once it has found
+//! `percentageOfNodesToScore` (adaptive: 50% less 1% per 125 nodes, at least
+//! 5% and 100 nodes) feasible nodes, visiting nodes zone by zone from where
+//! the previous placement stopped, and scores only those;
+//! [`Model::score_all_nodes`] scores every feasible node instead. Ties go to
+//! the first node by name (the scheduler picks one at random).
+//!
+//! The filter is checked against an independent checker on random clusters
+//! and sequences of evictions (properties_tests.rs); the scores against
+//! hand-computed totals (scores_tests.rs).
+//!
+//! Not modelled: custom profiles and scheduler configuration, extenders,
+//! preemption (a pod that fits nowhere is Pending), nominated pods, volume
+//! binding and volume topology, DRA, pod-level resources, Services (the
+//! system default spreading uses the pod's controller alone, where the
+//! scheduler uses the controller's selector). ImageLocality (weight 1) is
+//! left out: the snapshot has no node images; on a real cluster it leans a
+//! little towards nodes that already hold the image, the source node among
+//! them. The scheduler filters nodes in parallel and may look at a few more
+//! than it needs before it stops, so on clusters of 100 nodes and more the
+//! set it scores, and where the next cycle starts, can differ slightly.
+
+mod affinity;
+mod fingerprint;
+mod index;
+mod nodes;
+mod profile;
+mod score;
+mod spread;
+#[cfg(test)]
+mod test_builders;
+
+#[cfg(test)]
+#[path = "filters_tests.rs"]
+mod filters_tests;
+#[cfg(test)]
+#[path = "properties_tests.rs"]
+mod properties_tests;
+#[cfg(test)]
+#[path = "scores_tests.rs"]
+mod scores_tests;
+#[cfg(test)]
+#[path = "sequence_tests.rs"]
+mod sequence_tests;
+
+use std::cell::{OnceCell, RefCell};
+use std::rc::Rc;
+
+use foldhash::HashMap;
+
+use crate::snapshot::{NodeId, NodeInfo, OwnerRef, PerNode, PerPod, PodId, Resources, Snapshot};
+use affinity::{AffinityCycle, Existing};
+use index::{Keys, LabelIndex, Slot};
+use nodes::{AFFINITY, NodeContext, READY, SCHEDULABLE, Statics, StaticsCache, TAINTS};
+use profile::{HostPort, Profile, host_ports, nonzero};
+use spread::{EligibilityCache, SpreadCycle};
+
+/// The filter that rejects a node, in the order the scheduler runs them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Filter {
+    /// The node is not Ready (TaintToleration, on the not-ready or
+    /// unreachable taint the node lifecycle controller adds).
+    NotReady,
+    /// NodeUnschedulable: cordoned, and the pod does not tolerate
+    /// `node.kubernetes.io/unschedulable:NoSchedule`.
+    Unschedulable,
+    /// TaintToleration: a NoSchedule or NoExecute taint the pod does not tolerate.
+    Taints,
+    /// NodeAffinity: the nodeSelector or the required node affinity.
+    NodeAffinity,
+    /// NodePorts: a host port the pod wants is taken.
+    Ports,
+    /// NodeResourcesFit: a requested resource, or the pod count, does not fit.
+    Resources,
+    /// PodTopologySpread: a DoNotSchedule constraint would be skewed, or the
+    /// node lacks its topology key.
+    TopologySpread,
+    /// InterPodAffinity: the pod's required affinity.
+    InterPodAffinity,
+    /// InterPodAffinity: the pod's required anti-affinity.
+    InterPodAntiAffinity,
+    /// InterPodAffinity: an existing pod's required anti-affinity selects the pod.
+    ExistingAntiAffinity,
+}
+
+/// A node's capacity and what the pods the model places there request.
+#[derive(Clone, Debug)]
+struct NodeState {
+    alloc_cpu: i64,
+    alloc_mem: i64,
+    alloc_pods: i64,
+    /// Requests of the pods on the node (NodeResourcesFit, BalancedAllocation).
+    used: Resources,
+    /// cpu and memory as LeastAllocated counts them.
+    nz_cpu: i64,
+    nz_mem: i64,
+}
+
+impl NodeState {
+    fn new(node: &NodeInfo, used: &Resources) -> Self {
+        Self {
+            alloc_cpu: node.allocatable.cpu,
+            alloc_mem: node.allocatable.memory,
+            alloc_pods: node.allocatable.pods,
+            used: used.clone(),
+            nz_cpu: 0,
+            nz_mem: 0,
+        }
+    }
+}
+
+/// The scheduler's view of a cluster while a plan's replacements are placed.
+pub struct Model<'s> {
+    snap: &'s Snapshot,
+    nodes: PerNode<NodeState>,
+    removed: PerPod<bool>,
+    /// Placed replacements: (the evicted pod, its node); slot = pods + index.
+    replacements: Vec<(PodId, NodeId)>,
+    replacements_by_owner: HashMap<OwnerRef, Vec<Slot>>,
+    replacements_by_ns: HashMap<String, Vec<Slot>>,
+    ports: PerNode<Vec<(Slot, HostPort)>>,
+    ctx: NodeContext,
+    /// Where the next cycle starts visiting nodes (`nextStartNodeIndex`).
+    start: usize,
+    score_all: bool,
+    existing: Existing,
+    keys: Keys,
+    labels: RefCell<LabelIndex>,
+    statics: RefCell<StaticsCache>,
+    eligibility: EligibilityCache,
+    namespaces: OnceCell<Vec<String>>,
+}
+
+/// One scheduling cycle's state (PreFilter and PreScore).
+pub(crate) struct Cycle<'s> {
+    prof: Profile<'s>,
+    statics: Rc<Statics>,
+    affinity: AffinityCycle,
+    spread: SpreadCycle,
+}
+
+impl<'s> Model<'s> {
+    /// The cluster as the snapshot has it.
+    pub fn new(snap: &'s Snapshot) -> Self {
+        let mut nodes: PerNode<NodeState> = snap
+            .nodes
+            .iter()
+            .map(|(id, n)| NodeState::new(n, snap.node_usage(id)))
+            .collect();
+        let mut ports = PerNode::filled(snap.nodes.len(), Vec::new());
+        for (id, p) in snap.pods.iter() {
+            let Some(n) = p.node.filter(|_| !p.phase.is_terminal()) else {
+                continue;
+            };
+            let (cpu, mem) = nonzero(p);
+            nodes[n].nz_cpu += cpu;
+            nodes[n].nz_mem += mem;
+            for hp in host_ports(p.spec()) {
+                ports[n].push((Slot::pod(id), hp));
+            }
+        }
+        let mut m = Self {
+            snap,
+            nodes,
+            removed: PerPod::filled(snap.pods.len(), false),
+            replacements: Vec::new(),
+            replacements_by_owner: HashMap::default(),
+            replacements_by_ns: HashMap::default(),
+            ports,
+            ctx: NodeContext::new(snap),
+            start: 0,
+            score_all: false,
+            existing: Existing::default(),
+            keys: Keys::default(),
+            labels: RefCell::default(),
+            statics: RefCell::default(),
+            eligibility: EligibilityCache::default(),
+            namespaces: OnceCell::new(),
+        };
+        m.existing = Existing::build(&m);
+        m
+    }
+
+    /// Scores every feasible node, instead of stopping at the scheduler's
+    /// percentageOfNodesToScore (the same below 100 nodes).
+    pub fn score_all_nodes(mut self) -> Self {
+        self.score_all = true;
+        self
+    }
+
+    /// The pod is evicted: it leaves its node. Idempotent.
+    pub fn remove(&mut self, pod: PodId) {
+        let Some(node) = self.live_node(pod) else {
+            return;
+        };
+        self.removed[pod] = true;
+        let info = self.snap.pod(pod);
+        let (cpu, mem) = nonzero(info);
+        let st = &mut self.nodes[node];
+        st.used.sub(&info.requests);
+        st.nz_cpu -= cpu;
+        st.nz_mem -= mem;
+        self.existing.shift(self.snap, &self.keys, pod, node, -1);
+    }
+
+    /// The node a replacement of `pod` (same spec, no nodeName) would be
+    /// bound to now; None when it would stay Pending. Call [`Model::remove`]
+    /// first: a pod still in place counts against its own replacement
+    /// (resources, host ports, anti-affinity, spreading). After the remove,
+    /// `predict(p) == snapshot.pod(p).node` means the replacement would land
+    /// on the node it leaves. Changes nothing: predicting twice gives the same.
+    pub fn predict(&self, pod: PodId) -> Option<NodeId> {
+        self.run(pod).0
+    }
+
+    /// [`Model::predict`], and the replacement is bound there: later
+    /// predictions see it. Nothing is recorded when it would stay Pending.
+    pub fn place(&mut self, pod: PodId) -> Option<NodeId> {
+        let (node, visited) = self.run(pod);
+        let total = self.ctx.order.len().max(1);
+        self.start = (self.start + visited) % total;
+        let node = node?;
+        let slot = Slot::new(self.snap.pods.len() + self.replacements.len());
+        self.replacements.push((pod, node));
+        let info = self.snap.pod(pod);
+        let (cpu, mem) = nonzero(info);
+        let st = &mut self.nodes[node];
+        st.used.add(&info.requests);
+        st.nz_cpu += cpu;
+        st.nz_mem += mem;
+        for hp in host_ports(info.spec()) {
+            self.ports[node].push((slot, hp));
+        }
+        self.existing.shift(self.snap, &self.keys, pod, node, 1);
+        self.labels.borrow_mut().add(slot, info);
+        if let Some(o) = &info.owner {
+            self.replacements_by_owner
+                .entry(o.clone())
+                .or_default()
+                .push(slot);
+        }
+        self.replacements_by_ns
+            .entry(info.namespace.clone())
+            .or_default()
+            .push(slot);
+        Some(node)
+    }
+
+    /// Whether a replacement of `pod` passes every filter on `node`, and
+    /// if not the first that rejects it.
+    pub fn filter(&self, pod: PodId, node: NodeId) -> Result<(), Filter> {
+        self.check(&self.cycle(pod), node)
+    }
+
+    /// What the pods on the node request now, replacements included.
+    pub fn usage(&self, node: NodeId) -> &Resources {
+        &self.nodes[node].used
+    }
+
+    /// The replacements placed so far: (evicted pod, node), in order.
+    pub fn replacements(&self) -> &[(PodId, NodeId)] {
+        &self.replacements
+    }
+
+    fn cycle(&self, pod: PodId) -> Cycle<'s> {
+        let prof = Profile::new(self.snap, pod);
+        let statics = self.statics.borrow_mut().get(&self.ctx, self.snap, pod);
+        let affinity = AffinityCycle::new(self, &prof);
+        let spread = SpreadCycle::new(self, &prof, &statics);
+        Cycle {
+            prof,
+            statics,
+            affinity,
+            spread,
+        }
+    }
+
+    /// One scheduling cycle: the chosen node, and how many nodes it visited.
+    fn run(&self, pod: PodId) -> (Option<NodeId>, usize) {
+        let cyc = self.cycle(pod);
+        let list: &[NodeId] = cyc.statics.candidates.as_deref().unwrap_or(&self.ctx.order);
+        if list.is_empty() {
+            return (None, 0);
+        }
+        let want = if self.score_all {
+            list.len()
+        } else {
+            nodes::feasible_to_find(list.len())
+        };
+        let start = self.start % list.len();
+        let mut feasible = Vec::with_capacity(want);
+        let mut visited = 0;
+        for i in 0..list.len() {
+            let n = list[(start + i) % list.len()];
+            visited += 1;
+            if self.check(&cyc, n).is_ok() {
+                feasible.push(n);
+                if feasible.len() >= want {
+                    break;
+                }
+            }
+        }
+        (self.select(&cyc, &feasible), visited)
+    }
+
+    fn check(&self, cyc: &Cycle<'_>, n: NodeId) -> Result<(), Filter> {
+        let flags = cyc.statics.flags(n);
+        let fail = |bit: u8, f: Filter| if flags & bit == 0 { Err(f) } else { Ok(()) };
+        fail(READY, Filter::NotReady)?;
+        fail(SCHEDULABLE, Filter::Unschedulable)?;
+        fail(TAINTS, Filter::Taints)?;
+        fail(AFFINITY, Filter::NodeAffinity)?;
+        if !cyc.prof.ports.is_empty() && !self.ports_free(&cyc.prof.ports, n) {
+            return Err(Filter::Ports);
+        }
+        if !self.fits(&cyc.prof.pod.requests, n) {
+            return Err(Filter::Resources);
+        }
+        if !cyc.spread.check(n) {
+            return Err(Filter::TopologySpread);
+        }
+        if !cyc.affinity.affinity_ok(n) {
+            return Err(Filter::InterPodAffinity);
+        }
+        if !cyc.affinity.anti_ok(n) {
+            return Err(Filter::InterPodAntiAffinity);
+        }
+        if !cyc.affinity.existing_ok(n) {
+            return Err(Filter::ExistingAntiAffinity);
+        }
+        Ok(())
+    }
+
+    fn ports_free(&self, want: &[HostPort], n: NodeId) -> bool {
+        let used = &self.ports[n];
+        want.iter().all(|w| {
+            used.iter()
+                .all(|(slot, u)| self.slot_node(*slot).is_none() || !u.conflicts(w))
+        })
+    }
+
+    /// NodeResourcesFit's filter: room for one more pod, and for every
+    /// resource the pod requests.
+    fn fits(&self, req: &Resources, n: NodeId) -> bool {
+        let st = &self.nodes[n];
+        if st.used.pods + 1 > st.alloc_pods
+            || (req.cpu > 0 && req.cpu > st.alloc_cpu - st.used.cpu)
+            || (req.memory > 0 && req.memory > st.alloc_mem - st.used.memory)
+        {
+            return false;
+        }
+        let alloc = &self.snap.node(n).allocatable;
+        req.other
+            .iter()
+            .all(|(name, want)| *want <= 0 || *want <= alloc.get(name) - st.used.get(name))
+    }
+}
+
+impl Model<'_> {
+    /// Undoes [`Model::remove`]: the planner decided not to evict the pod
+    /// after all (its replacement would not have helped).
+    pub fn restore(&mut self, pod: PodId) {
+        if !self.removed[pod] {
+            return;
+        }
+        self.removed[pod] = false;
+        let Some(node) = self.live_node(pod) else {
+            return;
+        };
+        let info = self.snap.pod(pod);
+        let (cpu, mem) = nonzero(info);
+        let st = &mut self.nodes[node];
+        st.used.add(&info.requests);
+        st.nz_cpu += cpu;
+        st.nz_mem += mem;
+        self.existing.shift(self.snap, &self.keys, pod, node, 1);
+    }
+}

@@ -1,0 +1,156 @@
+//! The score plugins of the default profile, their normalization and the
+//! choice of a node.
+
+use super::{Cycle, Model};
+use crate::snapshot::{Id, NodeId};
+
+/// The framework's `MaxNodeScore`.
+const MAX: i64 = 100;
+
+/// Default plugin weights (pkg/scheduler/apis/config/v1/default_plugins.go).
+const W_TAINTS: i64 = 3;
+const W_NODE_AFFINITY: i64 = 2;
+const W_FIT: i64 = 1;
+const W_BALANCED: i64 = 1;
+const W_INTER_POD: i64 = 2;
+const W_SPREAD: i64 = 2;
+
+/// LeastAllocated for one resource: the share left free, 0..100.
+fn least_requested(requested: i64, capacity: i64) -> i64 {
+    if requested > capacity {
+        return 0;
+    }
+    (capacity - requested) * MAX / capacity
+}
+
+/// NodeResourcesFit's LeastAllocated over cpu and memory (weight 1 each);
+/// resources the node has none of are left out.
+pub(crate) fn least_allocated(requested: [i64; 2], allocatable: [i64; 2]) -> i64 {
+    let mut sum = 0;
+    let mut weights = 0;
+    for (r, a) in requested.into_iter().zip(allocatable) {
+        if a > 0 {
+            sum += least_requested(r, a);
+            weights += 1;
+        }
+    }
+    if weights == 0 { 0 } else { sum / weights }
+}
+
+/// NodeResourcesBalancedAllocation over cpu and memory: 100 times one minus
+/// the standard deviation of the requested fractions (capped at 1).
+pub(crate) fn balanced(requested: [i64; 2], allocatable: [i64; 2]) -> i64 {
+    let fractions: Vec<f64> = requested
+        .into_iter()
+        .zip(allocatable)
+        .filter(|(_, a)| *a > 0)
+        .map(|(r, a)| (r as f64 / a as f64).min(1.0))
+        .collect();
+    let std = match fractions.as_slice() {
+        [a, b] => ((a - b) / 2.0).abs(),
+        _ => 0.0,
+    };
+    ((1.0 - std) * MAX as f64) as i64
+}
+
+/// The framework's DefaultNormalizeScore: scale to 0..100 by the maximum,
+/// reversed when fewer is better.
+pub(crate) fn default_normalize(scores: &mut [i64], reverse: bool) {
+    let max = scores.iter().copied().max().unwrap_or(0).max(0);
+    for s in scores.iter_mut() {
+        *s = match (max, reverse) {
+            (0, true) => MAX,
+            (0, false) => *s,
+            (max, false) => MAX * *s / max,
+            (max, true) => MAX - MAX * *s / max,
+        };
+    }
+}
+
+/// InterPodAffinity's normalization: min-max to 0..100.
+fn min_max_normalize(scores: &mut [i64]) {
+    let min = scores.iter().copied().min().unwrap_or(0);
+    let max = scores.iter().copied().max().unwrap_or(0);
+    let diff = max - min;
+    for s in scores.iter_mut() {
+        *s = if diff > 0 {
+            (MAX as f64 * ((*s - min) as f64 / diff as f64)) as i64
+        } else {
+            0
+        };
+    }
+}
+
+impl Model<'_> {
+    /// The highest scoring feasible node; ties go to the first by name (the
+    /// scheduler picks one of them at random).
+    pub(crate) fn select(&self, cyc: &Cycle<'_>, feasible: &[NodeId]) -> Option<NodeId> {
+        match feasible {
+            [] => return None,
+            [only] => return Some(*only),
+            _ => {}
+        }
+        let totals = self.scores(cyc, feasible);
+        let mut best: Option<(i64, NodeId)> = None;
+        for (&n, &t) in feasible.iter().zip(&totals) {
+            if best.is_none_or(|(bt, bn)| t > bt || (t == bt && n < bn)) {
+                best = Some((t, n));
+            }
+        }
+        best.map(|(_, n)| n)
+    }
+
+    /// The weighted sum of the normalized scores of each feasible node.
+    pub(crate) fn scores(&self, cyc: &Cycle<'_>, feasible: &[NodeId]) -> Vec<i64> {
+        let statics = &cyc.statics;
+        let pod = cyc.prof.pod;
+        let (nz_cpu, nz_mem) = cyc.prof.nonzero;
+        let best_effort = pod.requests.cpu == 0 && pod.requests.memory == 0;
+        let from = |v: &Option<Vec<i64>>| -> Vec<i64> {
+            match v {
+                Some(v) => feasible.iter().map(|n| v[n.index()]).collect(),
+                None => vec![0; feasible.len()],
+            }
+        };
+        let mut taints = from(&statics.prefer_no_schedule);
+        default_normalize(&mut taints, true);
+        let mut node_affinity = from(&statics.preferred);
+        default_normalize(&mut node_affinity, false);
+        let mut inter_pod: Vec<i64> = feasible
+            .iter()
+            .map(|&n| cyc.affinity.raw_score(n))
+            .collect();
+        if cyc.affinity.scored {
+            min_max_normalize(&mut inter_pod);
+        } else {
+            inter_pod.fill(0);
+        }
+        let spread = cyc.spread.scores(feasible);
+        feasible
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| {
+                let st = &self.nodes[n];
+                let alloc = [st.alloc_cpu, st.alloc_mem];
+                let fit = least_allocated([st.nz_cpu + nz_cpu, st.nz_mem + nz_mem], alloc);
+                let bal = if best_effort {
+                    0
+                } else {
+                    balanced(
+                        [
+                            st.used.cpu + pod.requests.cpu,
+                            st.used.memory + pod.requests.memory,
+                        ],
+                        alloc,
+                    )
+                };
+                W_TAINTS * taints[i]
+                    + W_NODE_AFFINITY * node_affinity[i]
+                    + W_FIT * fit
+                    + W_BALANCED * bal
+                    + W_INTER_POD * inter_pod[i]
+                    + W_SPREAD * spread[i]
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,259 @@
+//! PodTopologySpread: the DoNotSchedule filter (skew against the minimum
+//! over eligible domains, minDomains, the node inclusion policies) and the
+//! ScheduleAnyway score (explicit constraints, or the system defaults).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use foldhash::HashMap;
+
+use super::Model;
+use super::index::{KeyDomains, Scope};
+use super::nodes::{AFFINITY, Statics, TAINTS};
+use super::profile::{Constraint, HOSTNAME, Profile, Select};
+use crate::snapshot::{Id, NodeId};
+
+/// Which nodes count for a set of constraints: for each, whether a node's
+/// pods count (it has every key when `require_all`, and passes the
+/// constraint's inclusion policies) and which domains such nodes form.
+struct Eligible {
+    nodes: Vec<Vec<bool>>,
+    domains: Vec<Vec<bool>>,
+    domain_count: Vec<usize>,
+}
+
+/// Eligibility by (node side, constraint keys and policies, require_all).
+#[derive(Default)]
+pub(crate) struct EligibilityCache(RefCell<HashMap<String, Rc<Eligible>>>);
+
+fn eligible(
+    m: &Model<'_>,
+    statics: &Statics,
+    cs: &[Constraint],
+    doms: &[Rc<KeyDomains>],
+    require_all: bool,
+) -> Rc<Eligible> {
+    let mut key = format!("{}|{require_all}", statics.id);
+    for c in cs {
+        key.push_str(&format!(
+            "|{}\u{0};{};{}",
+            c.key, c.honor_affinity, c.honor_taints
+        ));
+    }
+    if let Some(e) = m.eligibility.0.borrow().get(&key) {
+        return e.clone();
+    }
+    let mut e = Eligible {
+        nodes: cs.iter().map(|_| vec![false; m.snap.nodes.len()]).collect(),
+        domains: doms.iter().map(|d| vec![false; d.count]).collect(),
+        domain_count: vec![0; cs.len()],
+    };
+    for n in m.snap.node_ids() {
+        if require_all && doms.iter().any(|d| d.of(n).is_none()) {
+            continue;
+        }
+        let flags = statics.flags(n);
+        for (i, (c, d)) in cs.iter().zip(doms).enumerate() {
+            let ok = (!c.honor_affinity || flags & AFFINITY != 0)
+                && (!c.honor_taints || flags & TAINTS != 0);
+            if let Some(x) = d.of(n).filter(|_| ok) {
+                e.nodes[i][n.index()] = true;
+                if !e.domains[i][x] {
+                    e.domains[i][x] = true;
+                    e.domain_count[i] += 1;
+                }
+            }
+        }
+    }
+    let e = Rc::new(e);
+    m.eligibility.0.borrow_mut().insert(key, e.clone());
+    e
+}
+
+/// Calls `f` with the node of every pod the constraint counts: pods the
+/// scheduler sees, in the incoming pod's namespace, not terminating.
+fn each_counted(m: &Model<'_>, prof: &Profile<'_>, c: &Constraint, mut f: impl FnMut(NodeId)) {
+    match &c.select {
+        Select::Nothing => {}
+        Select::Labels(s) if s.is_empty() => {}
+        Select::Labels(s) => {
+            m.for_each_match(Scope::Namespace(&prof.pod.namespace), s, |slot, _, n| {
+                if !m.slot_terminating(slot) {
+                    f(n);
+                }
+            });
+        }
+        Select::Owner(o) => m.for_each_of_owner(o, |slot, n| {
+            if !m.slot_terminating(slot) {
+                f(n);
+            }
+        }),
+    }
+}
+
+struct Hard {
+    domains: Rc<KeyDomains>,
+    counts: Vec<u32>,
+    min: i64,
+    self_match: i64,
+    max_skew: i64,
+}
+
+struct Soft {
+    domains: Rc<KeyDomains>,
+    hostname: bool,
+    /// Matching pods per domain, or per node for the hostname key.
+    counts: Vec<u32>,
+    max_skew: i64,
+}
+
+pub(crate) struct SpreadCycle {
+    hard: Vec<Hard>,
+    soft: Vec<Soft>,
+    soft_require_all: bool,
+}
+
+impl SpreadCycle {
+    pub(crate) fn new(m: &Model<'_>, prof: &Profile<'_>, statics: &Statics) -> Self {
+        let snap = m.snap;
+        let doms = |cs: &[Constraint]| -> Vec<Rc<KeyDomains>> {
+            cs.iter().map(|c| m.keys.get(snap, &c.key)).collect()
+        };
+        let hard_doms = doms(&prof.hard);
+        let mut hard = Vec::new();
+        if !prof.hard.is_empty() {
+            let e = eligible(m, statics, &prof.hard, &hard_doms, true);
+            for (i, (c, d)) in prof.hard.iter().zip(&hard_doms).enumerate() {
+                let mut counts = vec![0u32; d.count];
+                let mut nonzero = 0;
+                each_counted(m, prof, c, |n| {
+                    if e.nodes[i][n.index()]
+                        && let Some(x) = d.of(n)
+                    {
+                        if counts[x] == 0 {
+                            nonzero += 1;
+                        }
+                        counts[x] += 1;
+                    }
+                });
+                // The global minimum over eligible domains; 0 when fewer than minDomains.
+                let min =
+                    if (e.domain_count[i] as i64) < c.min_domains || nonzero < e.domain_count[i] {
+                        0
+                    } else {
+                        (0..d.count)
+                            .filter(|&x| e.domains[i][x])
+                            .map(|x| i64::from(counts[x]))
+                            .min()
+                            .unwrap_or(0)
+                    };
+                hard.push(Hard {
+                    domains: d.clone(),
+                    counts,
+                    min,
+                    self_match: i64::from(c.matches_self(prof.pod)),
+                    max_skew: c.max_skew,
+                });
+            }
+        }
+        let soft_doms = doms(&prof.soft);
+        let mut soft = Vec::new();
+        if !prof.soft.is_empty() {
+            let e = eligible(m, statics, &prof.soft, &soft_doms, prof.soft_require_all);
+            for (i, (c, d)) in prof.soft.iter().zip(&soft_doms).enumerate() {
+                let hostname = c.key == HOSTNAME;
+                let mut counts = vec![0u32; if hostname { snap.nodes.len() } else { d.count }];
+                each_counted(m, prof, c, |n| {
+                    if hostname {
+                        counts[n.index()] += 1;
+                    } else if e.nodes[i][n.index()]
+                        && let Some(x) = d.of(n)
+                    {
+                        counts[x] += 1;
+                    }
+                });
+                soft.push(Soft {
+                    domains: d.clone(),
+                    hostname,
+                    counts,
+                    max_skew: c.max_skew,
+                });
+            }
+        }
+        Self {
+            hard,
+            soft,
+            soft_require_all: prof.soft_require_all,
+        }
+    }
+
+    /// Every DoNotSchedule constraint holds on the node.
+    pub(crate) fn check(&self, n: NodeId) -> bool {
+        self.hard.iter().all(|h| match h.domains.of(n) {
+            None => false,
+            Some(d) => i64::from(h.counts[d]) + h.self_match - h.min <= h.max_skew,
+        })
+    }
+
+    /// The normalized PodTopologySpread score of each feasible node.
+    pub(crate) fn scores(&self, feasible: &[NodeId]) -> Vec<i64> {
+        let mut out = vec![0; feasible.len()];
+        if self.soft.is_empty() {
+            return out;
+        }
+        let ignored: Vec<bool> = feasible
+            .iter()
+            .map(|&n| self.soft_require_all && self.soft.iter().any(|s| s.domains.of(n).is_none()))
+            .collect();
+        let scored = ignored.iter().filter(|i| !**i).count();
+        let weights: Vec<f64> = self
+            .soft
+            .iter()
+            .map(|s| {
+                let size = if s.hostname {
+                    scored
+                } else {
+                    // Distinct values among the scored nodes; a missing key is a value ("").
+                    let mut seen = vec![false; s.domains.count + 1];
+                    for (&n, _) in feasible.iter().zip(&ignored).filter(|(_, i)| !**i) {
+                        seen[s.domains.of(n).unwrap_or(s.domains.count)] = true;
+                    }
+                    seen.iter().filter(|x| **x).count()
+                };
+                ((size + 2) as f64).ln()
+            })
+            .collect();
+        let raw: Vec<i64> = feasible
+            .iter()
+            .map(|&n| {
+                let mut score = 0.0;
+                for (s, w) in self.soft.iter().zip(&weights) {
+                    if let Some(d) = s.domains.of(n) {
+                        let cnt = if s.hostname {
+                            s.counts[n.index()]
+                        } else {
+                            s.counts[d]
+                        };
+                        score += f64::from(cnt) * w + (s.max_skew - 1) as f64;
+                    }
+                }
+                score.round() as i64
+            })
+            .collect();
+        let live = || {
+            raw.iter()
+                .zip(&ignored)
+                .filter(|(_, i)| !**i)
+                .map(|(r, _)| *r)
+        };
+        let (min, max) = (live().min().unwrap_or(0), live().max().unwrap_or(0).max(0));
+        for ((o, r), i) in out.iter_mut().zip(&raw).zip(&ignored) {
+            *o = match (*i, max) {
+                (true, _) => 0,
+                (false, 0) => 100,
+                (false, max) => 100 * (max + min - r) / max,
+            };
+        }
+        out
+    }
+}
