@@ -2,8 +2,11 @@
 //! (benches/support/gen.rs) of 100, 1,000 and 5,000 nodes with 30 pods each:
 //!
 //! - `snapshot_build/N`: `Snapshot::build` from the typed objects;
-//! - `strategy/NAME/N`: `plan::plan` with a policy of that strategy alone;
-//! - `full_policy/N`: `plan::plan` with all ten strategies, snapshot already built.
+//! - `strategy/NAME/N`: `engine::plan_blind` with a policy of that strategy
+//!   alone (without the placement model: the strategy's own cost);
+//! - `full_policy/N`: `engine::plan` with all ten strategies, snapshot already
+//!   built, predicting every replacement's node;
+//! - `full_policy_blind/N`: the same without the prediction.
 //!
 //! ```sh
 //! cargo bench --bench engine                       # everything (long)
@@ -87,8 +90,9 @@ fn main() {
         g.throughput(Throughput::Elements(pods));
         for name in full.strategies.iter().map(StrategyConfig::name) {
             let policy = synth::policy(&synth::single_strategy_policy(name), &snap);
+            // Without the placement model: the strategy's own cost.
             g.bench_function(BenchmarkId::new(name, nodes), |b| {
-                b.iter(|| engine::plan(&snap, &policy))
+                b.iter(|| engine::plan_blind(&snap, &policy))
             });
         }
         g.finish();
@@ -98,6 +102,16 @@ fn main() {
         g.throughput(Throughput::Elements(pods));
         g.bench_function(BenchmarkId::from_parameter(nodes), |b| {
             b.iter(|| engine::plan(&snap, &full))
+        });
+        g.finish();
+
+        // The same without predicting the replacements: what the placement
+        // model costs (SPEC §10 allows at most 2x).
+        let mut g = c.benchmark_group("full_policy_blind");
+        configure(&mut g, nodes);
+        g.throughput(Throughput::Elements(pods));
+        g.bench_function(BenchmarkId::from_parameter(nodes), |b| {
+            b.iter(|| engine::plan_blind(&snap, &full))
         });
         g.finish();
     }

@@ -22,6 +22,17 @@ pub fn plan_observed(
     plan_restricted(snap, policy, None, observe)
 }
 
+/// Like [`plan`], without predicting where the replacements go: what the
+/// planning costs without the placement model (benches).
+pub fn plan_blind(snap: &Snapshot, policy: &Policy) -> EvictionPlan {
+    drive(
+        Ledger::blind(snap, &policy.rules),
+        policy,
+        None,
+        &mut |_, run| run(),
+    )
+}
+
 /// Like [`plan_observed`], taking only the proposals `only` accepts (pod,
 /// strategy name): how an approved plan is checked again.
 pub fn plan_restricted(
@@ -30,7 +41,16 @@ pub fn plan_restricted(
     only: Option<&Only<'_>>,
     observe: &mut dyn FnMut(&'static str, &mut dyn FnMut()),
 ) -> EvictionPlan {
-    let mut ledger = Ledger::new(snap, &policy.rules);
+    drive(Ledger::new(snap, &policy.rules), policy, only, observe)
+}
+
+fn drive<'a>(
+    mut ledger: Ledger<'a>,
+    policy: &'a Policy,
+    only: Option<&'a Only<'a>>,
+    observe: &mut dyn FnMut(&'static str, &mut dyn FnMut()),
+) -> EvictionPlan {
+    let snap = ledger.snap;
     if let Some(only) = only {
         ledger.restrict(only);
     }

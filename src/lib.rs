@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod approval;
+pub mod backoff;
 pub mod cli;
 pub mod cluster;
 pub mod controller;
@@ -14,6 +15,7 @@ pub mod convert;
 pub mod dump;
 pub mod engine;
 pub mod evictor;
+pub mod followup;
 pub mod http;
 pub mod leader;
 pub mod metrics;
@@ -30,3 +32,4 @@ pub mod strategies;
 #[cfg(test)]
 pub mod testing;
 pub mod validation;
+pub mod yaml;

@@ -55,6 +55,15 @@ pub struct Metrics {
     pub runs: Family<RunLabels, Counter>,
     pub run_duration: Family<PolicyLabels, Histogram, fn() -> Histogram>,
     pub strategy_duration: Family<StrategyLabels, Histogram, fn() -> Histogram>,
+    pub replacements: Family<ReplacementLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReplacementLabels {
+    pub policy: String,
+    pub strategy: String,
+    /// landed_as_predicted | landed_elsewhere | landed_on_source | pending
+    pub outcome: String,
 }
 
 impl Metrics {
@@ -76,7 +85,13 @@ impl Metrics {
             runs: Family::default(),
             run_duration: Family::new_with_constructor(duration_histogram),
             strategy_duration: Family::new_with_constructor(duration_histogram),
+            replacements: Family::default(),
         };
+        registry.register(
+            "descheduler_replacements",
+            "Replacements of evicted pods, by where they landed compared with the prediction",
+            m.replacements.clone(),
+        );
         registry.register(
             "descheduler_pods_evicted",
             "Pods evicted, would-be evicted, blocked or failed",
@@ -99,6 +114,17 @@ impl Metrics {
             m.strategy_duration.clone(),
         );
         m
+    }
+
+    /// Where one replacement landed (the follow-up of a run's evictions).
+    pub fn count_replacement(&self, policy: &str, strategy: &str, outcome: &str) {
+        self.replacements
+            .get_or_create(&ReplacementLabels {
+                policy: policy.into(),
+                strategy: strategy.into(),
+                outcome: outcome.into(),
+            })
+            .inc();
     }
 
     /// Adds one run's samples (report::samples) and its duration.

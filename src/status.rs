@@ -120,6 +120,7 @@ pub fn completed(
         failed: report.total(|c| c.failed),
         restarted: report.total(|c| c.restarted),
         warnings: report.warnings(),
+        placement: None,
         strategies: report.strategies.clone(),
         plan: if report.mode == RunMode::DryRun {
             report.plan_entries()

@@ -13,5 +13,7 @@ use kube::CustomResourceExt;
 /// The CRD as YAML, exactly as committed under `crds/`.
 pub fn crd_yaml() -> Result<String, serde_yaml_ng::Error> {
     let crd = DeschedulerPolicy::crd();
-    Ok(format!("---\n{}", serde_yaml_ng::to_string(&crd)?))
+    // Quoted for YAML 1.1 readers too: kubectl would read a plain enum value
+    // `Off` as the boolean false.
+    Ok(format!("---\n{}", crate::yaml::to_string(&crd)?))
 }

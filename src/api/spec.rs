@@ -175,6 +175,12 @@ pub struct DeschedulerPolicySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub single_replica_strategy: Option<SingleReplicaStrategy>,
 
+    /// After this policy evicts a pod of a workload (its controller owner), it does not evict from
+    /// that workload again until this has passed (its pods are counted Cooldown); `0s` (default)
+    /// is off. Remembered in status.backoff, so it survives operator restarts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown: Option<String>,
+
     /// What the planner does with the predicted destination of each replacement (kube-scheduler's
     /// default profile, modelled): Warn (default) evicts as planned and counts WouldNotMove /
     /// WouldBePending warnings; Enforce does not evict a pod whose replacement would be bound to

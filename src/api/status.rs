@@ -38,6 +38,11 @@ pub struct DeschedulerPolicyStatus {
     /// The last value of the descheduler.dev/approve annotation that was acted on (carried out or refused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handled_approval: Option<String>,
+    /// Workloads this policy leaves alone for a while: after an eviction (spec.cooldown), or
+    /// backed off because a replacement came back to the node its predecessor left (at most 100,
+    /// the longest-lasting kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backoff: Vec<Backoff>,
 }
 
 /// A plan waiting for approval.
@@ -59,6 +64,42 @@ pub struct PendingPlan {
 
 fn is_zero(n: &i64) -> bool {
     *n == 0
+}
+
+/// Where a run's replacements went.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PlacementCounts {
+    /// Evictions with a predicted destination (a node, or Pending).
+    #[serde(default)]
+    pub predicted: i64,
+    /// Replacements bound to the predicted node.
+    #[serde(default)]
+    pub landed_as_predicted: i64,
+    /// Replacements bound to another node than predicted (and not the source).
+    #[serde(default)]
+    pub landed_elsewhere: i64,
+    /// Replacements bound to the node their predecessor was evicted from.
+    #[serde(default)]
+    pub landed_on_source: i64,
+    /// Replacements not bound (or not seen) when the wait ended.
+    #[serde(default)]
+    pub pending: i64,
+}
+
+/// A workload this policy does not evict from until `until`.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Backoff {
+    /// namespace/Kind/name of the controller owner.
+    pub owner: String,
+    pub until: Option<Time>,
+    /// Cooldown (spec.cooldown after an eviction) or ReturnedToSource (a replacement landed back
+    /// on the node its predecessor was evicted from).
+    pub reason: String,
+    /// How many times in a row it was backed off (the hold doubles each time).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub strikes: i64,
 }
 
 /// What carrying out an approved plan did.
@@ -164,6 +205,10 @@ pub struct LastRun {
     /// Workloads restarted instead of evicting their last ready replica.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub restarted: i64,
+    /// Where the replacements of this run's evictions went, compared with the prediction
+    /// (written shortly after the run, once they are bound or a bounded wait is over).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<PlacementCounts>,
     /// Every strategy's placement warnings, summed by reason.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub warnings: BTreeMap<String, i64>,

@@ -5,7 +5,8 @@
 //! evict (client: the Eviction API, or the dry run) -> report (pure) ->
 //! publish status, events and metrics (client).
 
-use std::time::Instant;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use kube::Resource;
@@ -13,15 +14,17 @@ use kube::runtime::events::{Event, EventType};
 
 use super::runner::Runner;
 use super::schedule;
-use crate::api::{DeschedulerPolicy, RunMode};
+use crate::api::{DeschedulerPolicy, DeschedulerPolicyStatus, RunMode};
 use crate::approval;
+use crate::backoff;
 use crate::engine;
-use crate::evictor::{self, ApiEvictor, DryRun};
+use crate::evictor::{self, ApiEvictor, DryRun, EvictOutcome};
+use crate::followup::{self, Landing};
 use crate::plan::EvictionPlan;
 use crate::policy::{self, Policy};
 use crate::report::events::{self, EventText, Regarding};
 use crate::report::{RunReport, samples};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{OwnerRef, Snapshot};
 use crate::status;
 
 pub async fn run(r: &Runner, policy: &DeschedulerPolicy, trigger: Option<String>) {
@@ -29,12 +32,18 @@ pub async fn run(r: &Runner, policy: &DeschedulerPolicy, trigger: Option<String>
     let clock = Instant::now();
     let start = Utc::now();
     let snapshot = r.caches.snapshot(start);
-    let valid = match policy::validate(&policy.spec, &|pc| {
+    let mut valid = match policy::validate(&policy.spec, &|pc| {
         snapshot.priority_classes.get(pc).copied()
     }) {
         Ok(p) => p,
         Err(errors) => return publish_invalid(r, policy, &errors.to_string(), start).await,
     };
+    let memory = policy
+        .status
+        .as_ref()
+        .map(|s| s.backoff.clone())
+        .unwrap_or_default();
+    valid.rules.held = backoff::held(&memory, start);
     let plan = plan(r, &snapshot, &valid);
     let mode = if valid.dry_run || valid.manual_approval {
         RunMode::DryRun
@@ -57,13 +66,23 @@ pub async fn run(r: &Runner, policy: &DeschedulerPolicy, trigger: Option<String>
     if valid.manual_approval {
         status::set_pending_plan(&mut completed, &report, start, next);
     }
-    r.status.write(&name, completed).await;
+    let evicted = evicted_owners(&snapshot, &report);
+    completed.backoff = backoff::update(
+        &memory,
+        start,
+        &evicted,
+        &Default::default(),
+        valid.cooldown,
+        valid.interval,
+    );
+    r.status.write(&name, completed.clone()).await;
     publish_events(r, policy, &events::run_events(&name, &report), &snapshot).await;
     r.metrics.record(
         &name,
         &samples::samples(&report),
         clock.elapsed().as_secs_f64(),
     );
+    follow_up(r, &name, &valid, &snapshot, &report, completed, start).await;
     tracing::info!(
         policy = %name,
         result = report.result.as_str(),
@@ -134,6 +153,75 @@ pub async fn approve(r: &Runner, policy: &DeschedulerPolicy, id: &str) {
         blocked = report.total(|c| c.blocked),
         "approved plan carried out"
     );
+}
+
+/// The controller owners of the pods the API server evicted.
+fn evicted_owners(snapshot: &Snapshot, report: &RunReport) -> BTreeSet<OwnerRef> {
+    report
+        .attempts
+        .iter()
+        .filter(|a| a.outcome == EvictOutcome::Evicted && !a.restart)
+        .filter_map(|a| snapshot.pod(a.pod).owner.clone())
+        .collect()
+}
+
+/// How long the follow-up waits for replacements to be bound: they usually
+/// are within a second or two, and the runner runs one policy at a time.
+const FOLLOW_UP: Duration = Duration::from_secs(20);
+const FOLLOW_UP_POLL: Duration = Duration::from_millis(500);
+
+/// Waits (bounded) until the watch caches show where the replacements of the
+/// run's evictions were bound, then records it: status.lastRun.placement,
+/// descheduler_replacements_total, and a back-off for owners whose
+/// replacement came back to the node its predecessor left.
+async fn follow_up(
+    r: &Runner,
+    name: &str,
+    policy: &Policy,
+    before: &Snapshot,
+    report: &RunReport,
+    mut status: DeschedulerPolicyStatus,
+    start: DateTime<Utc>,
+) {
+    let awaited = followup::awaited(before, report);
+    if awaited.is_empty() {
+        return;
+    }
+    let wait = FOLLOW_UP.min(policy.interval / 3);
+    let deadline = Instant::now() + wait;
+    let landings = loop {
+        let now = r.caches.snapshot(Utc::now());
+        let landings = followup::landings(&awaited, before, &now);
+        let done = landings.iter().all(|l| *l != Landing::Pending);
+        if done || Instant::now() >= deadline || r.shutdown.is_cancelled() {
+            break landings;
+        }
+        tokio::time::sleep(FOLLOW_UP_POLL).await;
+    };
+    for (w, l) in awaited.iter().zip(&landings) {
+        r.metrics.count_replacement(name, &w.strategy, l.as_str());
+    }
+    let returned: BTreeSet<OwnerRef> = awaited
+        .iter()
+        .zip(&landings)
+        .filter(|(_, l)| **l == Landing::OnSource)
+        .map(|(w, _)| w.owner.clone())
+        .collect();
+    if let Some(run) = status.last_run.as_mut() {
+        run.placement = Some(followup::counts(&awaited, &landings));
+    }
+    if !returned.is_empty() {
+        tracing::info!(policy = %name, owners = returned.len(), "replacements came back to their node: backing off");
+        status.backoff = backoff::update(
+            &status.backoff,
+            start,
+            &BTreeSet::new(),
+            &returned,
+            policy.cooldown,
+            policy.interval,
+        );
+    }
+    r.status.write(name, status).await;
 }
 
 /// The engine, with each strategy timed for `descheduler_strategy_duration_seconds`.

@@ -11,7 +11,6 @@ mod evictor_args;
 mod plugins;
 mod v1alpha1;
 mod v1alpha2;
-mod yaml;
 
 use serde_json::Value;
 
@@ -107,7 +106,7 @@ pub fn to_yaml_stream(policies: &[DeschedulerPolicy]) -> Result<String, ConvertE
     let mut out = String::new();
     for p in policies {
         out.push_str("---\n");
-        out.push_str(&yaml::to_string(p)?);
+        out.push_str(&crate::yaml::to_string(p)?);
     }
     Ok(out)
 }

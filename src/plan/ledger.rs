@@ -54,8 +54,9 @@ pub struct Ledger<'a> {
     /// When set, only these (pod, strategy) proposals may be taken: an
     /// approved plan is carried out, never extended.
     only: Option<&'a Only<'a>>,
-    /// The scheduler's view: where each planned eviction's replacement goes.
-    model: Model<'a>,
+    /// The scheduler's view: where each planned eviction's replacement goes;
+    /// None when the run does not predict (see [`Ledger::blind`]).
+    model: Option<Model<'a>>,
     /// Whether the current strategy moves pods to better nodes (placementCheck
     /// Enforce applies) rather than removing pods bad wherever they run.
     moves_pods: bool,
@@ -74,6 +75,10 @@ impl FitState for Ledger<'_> {
 
 impl<'a> Ledger<'a> {
     pub fn new(snap: &'a Snapshot, rules: &'a Rules) -> Self {
+        Self::build(snap, rules, Some(Model::new(snap)))
+    }
+
+    fn build(snap: &'a Snapshot, rules: &'a Rules, model: Option<Model<'a>>) -> Self {
         let processed = snap
             .nodes
             .values()
@@ -95,7 +100,7 @@ impl<'a> Ledger<'a> {
             leaving: foldhash::HashMap::default(),
             restarting: foldhash::HashSet::default(),
             only: None,
-            model: Model::new(snap),
+            model,
             moves_pods: true,
             result: EvictionPlan::default(),
         }
@@ -130,12 +135,11 @@ impl<'a> Ledger<'a> {
 
     pub fn finish(mut self) -> EvictionPlan {
         self.result.strategies.extend(self.current.take());
+        self.result.usage_placed = match &self.model {
+            Some(m) => self.snap.node_ids().map(|n| m.usage(n).clone()).collect(),
+            None => self.usage.clone(),
+        };
         self.result.usage_after = self.usage;
-        self.result.usage_placed = self
-            .snap
-            .node_ids()
-            .map(|n| self.model.usage(n).clone())
-            .collect();
         self.result
     }
 
@@ -220,6 +224,12 @@ impl<'a> Ledger<'a> {
         }
         let snap = self.snap;
         let p = snap.pod(pod);
+        if p.owner
+            .as_ref()
+            .is_some_and(|o| self.rules.held.contains(o))
+        {
+            return self.record_skip(SkipReason::Cooldown);
+        }
         if self.counters.reached(&self.rules.limits, p) {
             return self.record_skip(SkipReason::LimitReached);
         }
@@ -242,11 +252,10 @@ impl<'a> Ledger<'a> {
                         return self.record_skip(SkipReason::Cooldown);
                     }
                     self.take(pod);
-                    self.model.remove(pod);
-                    eviction.predicted = self
-                        .model
-                        .place(pod)
-                        .map_or(Prediction::Pending, Prediction::Node);
+                    if let Some(m) = &mut self.model {
+                        m.remove(pod);
+                        eviction.predicted = prediction(m.place(pod));
+                    }
                     // A restart replaces every pod of the workload: one
                     // entry, one count, however many of its pods are flagged.
                     if let Some(w) = &p.workload
@@ -265,29 +274,29 @@ impl<'a> Ledger<'a> {
             self.result.blocked.push(eviction);
             return Outcome::Blocked;
         }
-        self.model.remove(pod);
-        let predicted = self.model.predict(pod);
-        if let Some(useless) = useless(p.node, predicted) {
-            match self.rules.eviction.placement_check {
-                PlacementCheck::Off => {}
-                PlacementCheck::Enforce if self.moves_pods => {
-                    self.model.restore(pod);
-                    return self.record_skip(useless);
-                }
-                PlacementCheck::Warn | PlacementCheck::Enforce => {
-                    *self
-                        .tally()
-                        .warnings
-                        .entry(useless.to_string())
-                        .or_default() += 1;
+        if let Some(m) = &mut self.model {
+            m.remove(pod);
+            if let Some(useless) = useless(p.node, m.predict(pod)) {
+                match self.rules.eviction.placement_check {
+                    PlacementCheck::Off => {}
+                    PlacementCheck::Enforce if self.moves_pods => {
+                        m.restore(pod);
+                        return self.record_skip(useless);
+                    }
+                    PlacementCheck::Warn | PlacementCheck::Enforce => {
+                        *self
+                            .tally()
+                            .warnings
+                            .entry(useless.to_string())
+                            .or_default() += 1;
+                    }
                 }
             }
         }
         // The scheduler binds the replacement; later predictions see it there.
-        eviction.predicted = self
-            .model
-            .place(pod)
-            .map_or(Prediction::Pending, Prediction::Node);
+        if let Some(m) = &mut self.model {
+            eviction.predicted = prediction(m.place(pod));
+        }
         self.budgets.record(snap, pod);
         self.take(pod);
         self.tally().evicted += 1;
@@ -314,10 +323,11 @@ impl<'a> Ledger<'a> {
         self.fate[pod] = Fate::Evicted;
     }
 
-    /// The planned evictions so far, their replacements placed: where a
-    /// strategy's own predictions should start from.
-    pub fn placement(&self) -> &Model<'a> {
-        &self.model
+    /// A ledger that does not predict where replacements go (every
+    /// eviction's prediction is Unknown and placementCheck has nothing to act
+    /// on): to measure what prediction costs.
+    pub fn blind(snap: &'a Snapshot, rules: &'a Rules) -> Self {
+        Self::build(snap, rules, None)
     }
 
     /// Whether the pod is the last ready replica of its Deployment or
@@ -338,6 +348,10 @@ impl<'a> Ledger<'a> {
 #[cfg(test)]
 #[path = "single_replica_tests.rs"]
 mod single_replica_tests;
+
+fn prediction(node: Option<NodeId>) -> Prediction {
+    node.map_or(Prediction::Pending, Prediction::Node)
+}
 
 /// Why evicting a pod from `from` would not help, if its replacement is
 /// predicted to go to `to`.

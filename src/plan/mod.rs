@@ -27,6 +27,9 @@ pub struct Rules {
     pub node_selector: Selector,
     pub eviction: EvictionRules,
     pub limits: Limits,
+    /// Workloads (controller owners) earlier runs put on hold (SPEC §11):
+    /// their pods are counted Cooldown. Filled from status, not from the spec.
+    pub held: std::collections::BTreeSet<crate::snapshot::OwnerRef>,
 }
 
 impl Default for Rules {
@@ -35,6 +38,7 @@ impl Default for Rules {
             node_selector: Selector::everything(),
             eviction: EvictionRules::default(),
             limits: Limits::default(),
+            held: Default::default(),
         }
     }
 }

@@ -112,3 +112,39 @@ fn strategies_that_remove_bad_pods_only_warn_under_enforce() {
         "{t:?}"
     );
 }
+
+#[test]
+fn pods_of_held_workloads_are_counted_cooldown() {
+    let c = Cluster::default()
+        .node(node("n1").taint(TAINT, "x", "NoSchedule"))
+        .node(node("n2"))
+        .pod(pod("held").on("n1"))
+        .pod(pod("free").on("n1"));
+    let mut policy = c.policy(&taints("Warn", false));
+    let snap = c.snapshot();
+    let owner = snap
+        .pods
+        .values()
+        .find(|p| p.name == "held")
+        .and_then(|p| p.owner.clone())
+        .expect("an owner");
+    policy.rules.held.insert(owner);
+    let plan = crate::engine::plan(&snap, &policy);
+    let evicted: Vec<_> = plan
+        .evictions
+        .iter()
+        .map(|e| snap.pod(e.pod).name.as_str())
+        .collect();
+    assert_eq!(evicted, ["free"]);
+    assert_eq!(plan.strategies[0].skipped.get("Cooldown"), Some(&1));
+}
+
+#[test]
+fn cooldown_must_be_a_duration() {
+    let errs = Cluster::default().invalid("cooldown: soon\nstrategies: {RemoveDuplicates: {}}");
+    assert!(
+        errs.iter()
+            .any(|e| e.to_string().starts_with("spec.cooldown")),
+        "{errs:?}"
+    );
+}

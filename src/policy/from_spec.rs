@@ -42,6 +42,15 @@ pub fn validate(
             }
         },
     };
+    let cooldown = spec
+        .cooldown
+        .as_deref()
+        .and_then(|s| {
+            parse_duration(s)
+                .map_err(|e| errs.push("spec.cooldown", e))
+                .ok()
+        })
+        .unwrap_or_default();
     let min_pod_age = spec.min_pod_age.as_deref().and_then(|s| {
         parse_duration(s)
             .map_err(|e| errs.push("spec.minPodAge", e))
@@ -119,13 +128,14 @@ pub fn validate(
             api::SingleReplicaStrategy::Skip => SingleReplica::Skip,
             api::SingleReplicaStrategy::Evict => SingleReplica::Evict,
             // At most one restart per run of the policy.
-            api::SingleReplicaStrategy::RolloutRestart => {
-                SingleReplica::RolloutRestart { gap: interval }
-            }
+            api::SingleReplicaStrategy::RolloutRestart => SingleReplica::RolloutRestart {
+                gap: interval.max(cooldown),
+            },
         },
     };
     errs.into_result(Policy {
         interval,
+        cooldown,
         dry_run: spec.dry_run.unwrap_or(false),
         manual_approval: spec.approval == Some(api::Approval::Manual),
         suspend: spec.suspend.unwrap_or(false),
@@ -137,6 +147,7 @@ pub fn validate(
                 per_namespace,
                 total,
             },
+            held: Default::default(),
         },
         grace_period_seconds: spec.grace_period_seconds,
         strategies,

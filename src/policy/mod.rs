@@ -14,6 +14,8 @@ use crate::strategies::StrategyConfig;
 #[derive(Clone, Debug)]
 pub struct Policy {
     pub interval: Duration,
+    /// spec.cooldown; zero is off.
+    pub cooldown: Duration,
     pub dry_run: bool,
     /// `approval: Manual`: runs publish a plan; only an approved one is carried out.
     pub manual_approval: bool,

@@ -819,9 +819,24 @@ async fn rendered_chart_applies_to_the_api_server() {
                 let name = d["metadata"]["name"].as_str().unwrap_or_default();
                 assert!(applied.contains(name), "{name} applied: {applied}");
             }
+            // Cluster-scoped and named as the chart names them ("default"):
+            // renamed, so a policy another test installs and deletes at the
+            // same time cannot turn this dry run into a patch of a vanishing object.
+            let renamed: Vec<Value> = policies
+                .iter()
+                .map(|p| {
+                    let mut p = (*p).clone();
+                    let name = p["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string();
+                    p["metadata"]["name"] = Value::String(format!("{release}-{name}"));
+                    p
+                })
+                .collect();
             let dry = kubectl(
                 &["apply", "--dry-run=server", "-f", "-"],
-                Some(&to_yaml_stream(&policies)),
+                Some(&to_yaml_stream(&renamed.iter().collect::<Vec<_>>())),
             )
             .await;
             assert_eq!(

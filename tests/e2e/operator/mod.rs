@@ -25,6 +25,7 @@
 mod approval;
 mod ha;
 mod lifecycle;
+mod placement;
 mod simulate_live;
 mod single_replica;
 mod strategies;

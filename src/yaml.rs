@@ -1,4 +1,4 @@
-//! Block-style YAML for the converted policies, readable by YAML 1.1
+//! Block-style YAML (the converted policies, the CRD), readable by YAML 1.1
 //! parsers too: kubectl (go-yaml) reads a plain `no`, `on` or `y` as a
 //! boolean, so a label value like `tolerant: "no"` must stay quoted, which
 //! serde_yaml_ng (YAML 1.2) does not do. Key order is the serializer's.
@@ -106,7 +106,7 @@ fn block(v: &Value, indent: usize, out: &mut String) {
     }
 }
 
-pub(crate) fn to_string<T: serde::Serialize>(v: &T) -> Result<String, serde_yaml_ng::Error> {
+pub fn to_string<T: serde::Serialize>(v: &T) -> Result<String, serde_yaml_ng::Error> {
     let value = serde_yaml_ng::to_value(v)?;
     let mut out = String::new();
     block(&value, 0, &mut out);

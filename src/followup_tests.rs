@@ -1,0 +1,100 @@
+use super::*;
+use crate::api::RunMode;
+use crate::evictor::EvictOutcome;
+use crate::report::RunReport;
+use crate::testing::*;
+
+const TAINTS: &str = "strategies: {RemovePodsViolatingNodeTaints: {}}";
+
+fn web(name: &str) -> PodB {
+    pod(name).owner("ReplicaSet", "web-1")
+}
+
+/// n1 is tainted; web-a and web-b run there and are evicted.
+fn run() -> (Cluster, Run, Vec<Awaited>) {
+    let c = Cluster::default()
+        .node(node("n1").taint("bad", "x", "NoSchedule"))
+        .node(node("n2"))
+        .node(node("n3"))
+        .node(node("n4"))
+        .pods([web("web-a").on("n1"), web("web-b").on("n1")]);
+    let run = c.run(TAINTS);
+    let outcomes = vec![EvictOutcome::Evicted; run.result.evictions.len()];
+    let report = RunReport::build(&run.snap, &run.result, &outcomes, RunMode::Evict);
+    let awaited = awaited(&run.snap, &report);
+    (c, run, awaited)
+}
+
+#[test]
+fn each_replacement_is_matched_once_and_classified() {
+    let (c, run, awaited) = run();
+    assert_eq!(awaited.len(), 2);
+    let predicted: Vec<_> = awaited.iter().map(|w| w.predicted.clone()).collect();
+    assert!(
+        predicted.iter().all(|p| matches!(p, Some(Some(_)))),
+        "{predicted:?}"
+    );
+    let first = awaited[0].predicted.clone().flatten().expect("a node");
+    let other = if first == "n2" { "n3" } else { "n2" };
+    // Later: both old pods gone; one replacement where predicted, one back
+    // on the tainted node (say, the taint was removed), an unrelated pod.
+    let later = Cluster::default()
+        .node(node("n1"))
+        .node(node("n2"))
+        .node(node("n3"))
+        .pods([
+            web("web-c").on(&first),
+            web("web-d").on("n1"),
+            pod("other").on(other),
+        ]);
+    let got = landings(&awaited, &run.snap, &later.snapshot());
+    let mut sorted = got.clone();
+    sorted.sort();
+    assert_eq!(sorted, [Landing::AsPredicted, Landing::OnSource], "{got:?}");
+    let counts = counts(&awaited, &got);
+    assert_eq!(
+        (
+            counts.predicted,
+            counts.landed_as_predicted,
+            counts.landed_on_source,
+            counts.pending
+        ),
+        (2, 1, 1, 0)
+    );
+    drop(c);
+}
+
+#[test]
+fn unbound_or_missing_replacements_are_pending_and_old_pods_never_count() {
+    let (_c, run, awaited) = run();
+    // web-a is still there (terminating, say); one new pod, not bound yet.
+    let later = Cluster::default()
+        .node(node("n1"))
+        .node(node("n2"))
+        .pods([web("web-a").on("n1"), web("web-c")]);
+    let got = landings(&awaited, &run.snap, &later.snapshot());
+    assert_eq!(got, [Landing::Pending, Landing::Pending]);
+}
+
+#[test]
+fn landing_elsewhere() {
+    let (_c, run, awaited) = run();
+    let predicted: Vec<String> = awaited
+        .iter()
+        .filter_map(|w| w.predicted.clone().flatten())
+        .collect();
+    // Both replacements on a node neither was predicted for.
+    let spare = ["n2", "n3"]
+        .into_iter()
+        .find(|n| !predicted.iter().any(|p| p == n));
+    let Some(spare) = spare else {
+        return; // both nodes predicted: covered by the first test
+    };
+    let later = Cluster::default()
+        .node(node("n2"))
+        .node(node("n3"))
+        .node(node("n4"))
+        .pods([web("web-c").on(spare), web("web-d").on(spare)]);
+    let got = landings(&awaited, &run.snap, &later.snapshot());
+    assert_eq!(got, [Landing::Elsewhere, Landing::Elsewhere]);
+}
