@@ -155,6 +155,15 @@ impl NodeState {
     }
 }
 
+/// The outcome of one scheduling cycle ([`Model::decide`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decision {
+    /// Where the replacement would be bound; None: it would stay Pending.
+    pub node: Option<NodeId>,
+    /// Nodes the cycle visited (where the next one starts).
+    visited: usize,
+}
+
 /// The scheduler's view of a cluster while a plan's replacements are placed.
 pub struct Model<'s> {
     snap: &'s Snapshot,
@@ -262,7 +271,22 @@ impl<'s> Model<'s> {
     /// [`Model::predict`], and the replacement is bound there: later
     /// predictions see it. Nothing is recorded when it would stay Pending.
     pub fn place(&mut self, pod: PodId) -> Option<NodeId> {
+        let cycle = self.decide(pod);
+        self.bind(pod, cycle)
+    }
+
+    /// One scheduling cycle for a replacement of `pod`, not yet bound: what
+    /// [`Model::predict`] answers, kept so that binding it does not run the
+    /// cycle again.
+    pub fn decide(&self, pod: PodId) -> Decision {
         let (node, visited) = self.run(pod);
+        Decision { node, visited }
+    }
+
+    /// Binds the replacement where `decision` (of [`Model::decide`], with
+    /// nothing changed since) put it, as [`Model::place`] does.
+    pub fn bind(&mut self, pod: PodId, decision: Decision) -> Option<NodeId> {
+        let Decision { node, visited } = decision;
         let total = self.ctx.order.len().max(1);
         self.start = (self.start + visited) % total;
         let node = node?;

@@ -276,7 +276,8 @@ impl<'a> Ledger<'a> {
         }
         if let Some(m) = &mut self.model {
             m.remove(pod);
-            if let Some(useless) = useless(p.node, m.predict(pod)) {
+            let decision = m.decide(pod);
+            if let Some(useless) = useless(p.node, decision.node) {
                 match self.rules.eviction.placement_check {
                     PlacementCheck::Off => {}
                     PlacementCheck::Enforce if self.moves_pods => {
@@ -292,10 +293,10 @@ impl<'a> Ledger<'a> {
                     }
                 }
             }
-        }
-        // The scheduler binds the replacement; later predictions see it there.
-        if let Some(m) = &mut self.model {
-            eviction.predicted = prediction(m.place(pod));
+            // The scheduler binds the replacement; later predictions see it there.
+            if let Some(m) = &mut self.model {
+                eviction.predicted = prediction(m.bind(pod, decision));
+            }
         }
         self.budgets.record(snap, pod);
         self.take(pod);
