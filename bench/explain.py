@@ -229,8 +229,12 @@ def lnu_capacity():
     targets from ours-policy.yaml) against the requests it evicted. Upstream: the
     capacity it logged against the requests of its evictions."""
     policy = (out / "ours-policy.yaml").read_text().split("LowNodeUtilization:")[1]
-    low, high = ({k: float(v) for k, v in re.findall(r"(cpu|memory|pods): (\d+)", m)}
-                 for m in re.findall(r"hresholds: \{([^}]*)\}", policy)[:2])
+    # Either flow style (`thresholds: {cpu: 20, ...}`) or `descheduler convert`'s
+    # block style (`thresholds:` then one `cpu: 20.0` per line).
+    blocks = re.findall(r"hresholds: \{([^}]*)\}", policy) or re.findall(
+        r"hresholds:\n((?:\s+(?:cpu|memory|pods): [\d.]+\n)+)", policy)
+    low, high = ({k: float(v) for k, v in re.findall(r"(cpu|memory|pods): ([\d.]+)", m)}
+                 for m in blocks[:2])
     gone = removed_before("ours", "LowNodeUtilization", pods)
     usage = defaultdict(lambda: {"cpu": 0.0, "mem": 0.0, "pods": 0.0})
     for p in pods:
