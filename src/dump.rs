@@ -49,22 +49,12 @@ fn read(path: &Path) -> Result<String, InputError> {
 
 /// Every document in a YAML (or JSON) stream, as JSON values.
 fn documents(path: &Path, text: &str) -> Result<Vec<Value>, InputError> {
-    let mut docs = Vec::new();
-    for doc in serde_yaml_ng::Deserializer::from_str(text) {
-        let value: Value = serde::Deserialize::deserialize(doc).map_err(|e| {
-            let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-            InputError::Yaml {
-                path: path.to_path_buf(),
-                line,
-                column,
-                message: e.to_string(),
-            }
-        })?;
-        if !value.is_null() {
-            docs.push(value);
-        }
-    }
-    Ok(docs)
+    crate::yaml::documents(text).map_err(|e| InputError::Yaml {
+        path: path.to_path_buf(),
+        line: e.line,
+        column: e.column,
+        message: e.message,
+    })
 }
 
 fn describe(v: &Value) -> String {

@@ -1,24 +1,32 @@
 //! Where the replacements of a run's evictions really went (SPEC §10): the
 //! operator compares each prediction with the pod its controller created.
-//! Pure: it matches two snapshots, the run's and a later one from the same
-//! watch caches (no extra API calls).
+//! Pure: it matches the run's snapshot with the pods of the same watch
+//! caches read later (no extra API calls, no snapshot rebuilt per look).
 //!
 //! A replacement is a pod of the same controller owner that the run's
 //! snapshot did not have; each is matched to one eviction, in plan order.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Pod;
 
 use crate::api::PlacementCounts;
 use crate::evictor::EvictOutcome;
 use crate::report::RunReport;
-use crate::snapshot::{OwnerRef, PodInfo, Snapshot};
+use crate::snapshot::{OwnerRef, Snapshot, controller_of};
 
 /// The pod's identity: its uid (a pod recreated under the same name, as a
 /// StatefulSet's is, has a new one), else its name.
-fn uid(p: &PodInfo) -> String {
-    match p.pod.metadata.uid.as_deref() {
+fn uid(p: &Pod) -> String {
+    let m = &p.metadata;
+    match m.uid.as_deref() {
         Some(u) if !u.is_empty() => u.to_string(),
-        _ => p.key(),
+        _ => format!(
+            "{}/{}",
+            m.namespace.as_deref().unwrap_or_default(),
+            m.name.as_deref().unwrap_or_default()
+        ),
     }
 }
 
@@ -73,48 +81,65 @@ pub fn awaited(snap: &Snapshot, report: &RunReport) -> Vec<Awaited> {
         .collect()
 }
 
+/// Follows one run's evictions: which pods it already knew is worked out
+/// once, so each look at the caches only reads the awaited owners' new pods.
+pub struct Followup {
+    pub awaited: Vec<Awaited>,
+    known: HashSet<String>,
+}
+
+impl Followup {
+    pub fn new(awaited: Vec<Awaited>, before: &Snapshot) -> Self {
+        let known = before.pods.values().map(|p| uid(&p.pod)).collect();
+        Self { awaited, known }
+    }
+
+    /// Where each awaited replacement is among `pods` (the caches' pods,
+    /// read after the run): `landings[i]` is for `awaited[i]`.
+    pub fn landings(&self, pods: &[Arc<Pod>]) -> Vec<Landing> {
+        let owners: BTreeSet<&OwnerRef> = self.awaited.iter().map(|w| &w.owner).collect();
+        // New pods of each owner, newest first, so popping gives the oldest
+        // to the first eviction.
+        let mut fresh: BTreeMap<OwnerRef, Vec<Fresh<'_>>> = BTreeMap::new();
+        for p in pods {
+            let Some(o) = controller_of(p).filter(|o| owners.contains(o)) else {
+                continue;
+            };
+            if self.known.contains(&uid(p)) {
+                continue;
+            }
+            let created = p.metadata.creation_timestamp.as_ref().map(|t| t.0);
+            let node = p.spec.as_ref().and_then(|s| s.node_name.as_deref());
+            let name = p.metadata.name.as_deref().unwrap_or_default();
+            fresh.entry(o).or_default().push((created, name, node));
+        }
+        for v in fresh.values_mut() {
+            v.sort();
+            v.reverse();
+        }
+        self.awaited
+            .iter()
+            .map(|w| {
+                let next = fresh.get_mut(&w.owner).and_then(Vec::pop);
+                match next.and_then(|(_, _, node)| node) {
+                    None => Landing::Pending,
+                    Some(n) if n == w.source => Landing::OnSource,
+                    Some(n) if w.predicted.as_ref().and_then(|p| p.as_deref()) == Some(n) => {
+                        Landing::AsPredicted
+                    }
+                    Some(_) => Landing::Elsewhere,
+                }
+            })
+            .collect()
+    }
+}
+
 /// A pod the run's snapshot did not have: (created, name, node).
 type Fresh<'a> = (
-    Option<chrono::DateTime<chrono::Utc>>,
+    Option<k8s_openapi::jiff::Timestamp>,
     &'a str,
     Option<&'a str>,
 );
-
-/// Where each awaited replacement is in `now`, a snapshot taken after
-/// `before` (the run's): `landings[i]` is for `awaited[i]`.
-pub fn landings(awaited: &[Awaited], before: &Snapshot, now: &Snapshot) -> Vec<Landing> {
-    let known: HashSet<String> = before.pods.values().map(uid).collect();
-    // New pods of each owner, oldest first: the first eviction gets the first.
-    let mut fresh: BTreeMap<&OwnerRef, Vec<Fresh<'_>>> = BTreeMap::new();
-    for w in awaited {
-        fresh.entry(&w.owner).or_insert_with(|| {
-            let mut v: Vec<_> = now
-                .pods_of_owner(&w.owner)
-                .iter()
-                .map(|&id| now.pod(id))
-                .filter(|p| !known.contains(&uid(p)))
-                .map(|p| (p.created, p.name.as_str(), p.node_name.as_deref()))
-                .collect();
-            v.sort();
-            v.reverse();
-            v
-        });
-    }
-    awaited
-        .iter()
-        .map(|w| {
-            let next = fresh.get_mut(&w.owner).and_then(Vec::pop);
-            match next.and_then(|(_, _, node)| node) {
-                None => Landing::Pending,
-                Some(n) if n == w.source => Landing::OnSource,
-                Some(n) if w.predicted.as_ref().and_then(|p| p.as_deref()) == Some(n) => {
-                    Landing::AsPredicted
-                }
-                Some(_) => Landing::Elsewhere,
-            }
-        })
-        .collect()
-}
 
 /// The counts status reports.
 pub fn counts(awaited: &[Awaited], landings: &[Landing]) -> PlacementCounts {

@@ -27,7 +27,7 @@ fn run() -> (Cluster, Run, Vec<Awaited>) {
 
 #[test]
 fn each_replacement_is_matched_once_and_classified() {
-    let (c, run, awaited) = run();
+    let (_c, run, awaited) = run();
     assert_eq!(awaited.len(), 2);
     let predicted: Vec<_> = awaited.iter().map(|w| w.predicted.clone()).collect();
     assert!(
@@ -47,7 +47,7 @@ fn each_replacement_is_matched_once_and_classified() {
             web("web-d").on("n1"),
             pod("other").on(other),
         ]);
-    let got = landings(&awaited, &run.snap, &later.snapshot());
+    let got = Followup::new(awaited.clone(), &run.snap).landings(&later.0.pods);
     let mut sorted = got.clone();
     sorted.sort();
     assert_eq!(sorted, [Landing::AsPredicted, Landing::OnSource], "{got:?}");
@@ -61,7 +61,6 @@ fn each_replacement_is_matched_once_and_classified() {
         ),
         (2, 1, 1, 0)
     );
-    drop(c);
 }
 
 #[test]
@@ -72,7 +71,7 @@ fn unbound_or_missing_replacements_are_pending_and_old_pods_never_count() {
         .node(node("n1"))
         .node(node("n2"))
         .pods([web("web-a").on("n1"), web("web-c")]);
-    let got = landings(&awaited, &run.snap, &later.snapshot());
+    let got = Followup::new(awaited.clone(), &run.snap).landings(&later.0.pods);
     assert_eq!(got, [Landing::Pending, Landing::Pending]);
 }
 
@@ -95,6 +94,6 @@ fn landing_elsewhere() {
         .node(node("n3"))
         .node(node("n4"))
         .pods([web("web-c").on(spare), web("web-d").on(spare)]);
-    let got = landings(&awaited, &run.snap, &later.snapshot());
+    let got = Followup::new(awaited.clone(), &run.snap).landings(&later.0.pods);
     assert_eq!(got, [Landing::Elsewhere, Landing::Elsewhere]);
 }

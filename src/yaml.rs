@@ -140,3 +140,30 @@ mod tests {
         assert_eq!(out, text);
     }
 }
+
+/// A YAML syntax error, where it is (1-based line and column; 0 when unknown).
+#[derive(Debug)]
+pub struct SyntaxError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// Every non-empty document of a YAML (or JSON) stream, as JSON values.
+pub fn documents(text: &str) -> Result<Vec<serde_json::Value>, SyntaxError> {
+    let mut docs = Vec::new();
+    for doc in serde_yaml_ng::Deserializer::from_str(text) {
+        let value: serde_json::Value = serde::Deserialize::deserialize(doc).map_err(|e| {
+            let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+            SyntaxError {
+                line,
+                column,
+                message: e.to_string(),
+            }
+        })?;
+        if !value.is_null() {
+            docs.push(value);
+        }
+    }
+    Ok(docs)
+}

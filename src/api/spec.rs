@@ -169,7 +169,7 @@ pub struct DeschedulerPolicySpec {
     /// nodes this run drains): Skip (default) leaves it; Evict evicts it anyway (an outage until
     /// the replacement is ready); RolloutRestart restarts the workload instead, as
     /// `kubectl rollout restart` does, so a new pod starts before the old one goes (at most once
-    /// per interval; a Deployment with maxSurge 0 or the Recreate strategy is skipped).
+    /// per max(cooldown, interval); a Deployment with maxSurge 0 or the Recreate strategy is skipped).
     /// RolloutRestart needs `patch` on deployments and statefulsets (chart value
     /// rbac.rolloutRestart).
     #[serde(default, skip_serializing_if = "Option::is_none")]

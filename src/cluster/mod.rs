@@ -116,6 +116,11 @@ impl Caches {
         }
     }
 
+    /// The pods alone, without building a snapshot (the follow-up's polling).
+    pub fn pods(&self) -> Vec<Arc<Pod>> {
+        self.pods.state()
+    }
+
     pub fn snapshot(&self, now: DateTime<Utc>) -> Snapshot {
         Snapshot::build(now, self.objects())
     }

@@ -19,7 +19,7 @@ use crate::approval;
 use crate::backoff;
 use crate::engine;
 use crate::evictor::{self, ApiEvictor, DryRun, EvictOutcome};
-use crate::followup::{self, Landing};
+use crate::followup::{self, Followup, Landing};
 use crate::plan::EvictionPlan;
 use crate::policy::{self, Policy};
 use crate::report::events::{self, EventText, Regarding};
@@ -183,21 +183,21 @@ async fn follow_up(
     mut status: DeschedulerPolicyStatus,
     start: DateTime<Utc>,
 ) {
-    let awaited = followup::awaited(before, report);
-    if awaited.is_empty() {
+    let follow = Followup::new(followup::awaited(before, report), before);
+    if follow.awaited.is_empty() {
         return;
     }
     let wait = FOLLOW_UP.min(policy.interval / 3);
     let deadline = Instant::now() + wait;
     let landings = loop {
-        let now = r.caches.snapshot(Utc::now());
-        let landings = followup::landings(&awaited, before, &now);
+        let landings = follow.landings(&r.caches.pods());
         let done = landings.iter().all(|l| *l != Landing::Pending);
         if done || Instant::now() >= deadline || r.shutdown.is_cancelled() {
             break landings;
         }
         tokio::time::sleep(FOLLOW_UP_POLL).await;
     };
+    let awaited = &follow.awaited;
     for (w, l) in awaited.iter().zip(&landings) {
         r.metrics.count_replacement(name, &w.strategy, l.as_str());
     }
@@ -208,7 +208,7 @@ async fn follow_up(
         .map(|(w, _)| w.owner.clone())
         .collect();
     if let Some(run) = status.last_run.as_mut() {
-        run.placement = Some(followup::counts(&awaited, &landings));
+        run.placement = Some(followup::counts(awaited, &landings));
     }
     if !returned.is_empty() {
         tracing::info!(policy = %name, owners = returned.len(), "replacements came back to their node: backing off");

@@ -125,22 +125,12 @@ fn check_interval(i: &str) -> Result<(), ConvertError> {
 /// Every non-empty document of a YAML stream. `within` names the embedded
 /// value the text came from, for the error's location.
 fn documents(text: &str, within: Option<&str>) -> Result<Vec<Value>, ConvertError> {
-    let mut docs = Vec::new();
-    for doc in serde_yaml_ng::Deserializer::from_str(text) {
-        let value: Value = serde::Deserialize::deserialize(doc).map_err(|e| {
-            let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-            ConvertError::Yaml {
-                within: within.map(|w| format!("{w} (lines counted within the value)")),
-                line,
-                column,
-                message: e.to_string(),
-            }
-        })?;
-        if !value.is_null() {
-            docs.push(value);
-        }
-    }
-    Ok(docs)
+    crate::yaml::documents(text).map_err(|e| ConvertError::Yaml {
+        within: within.map(|w| format!("{w} (lines counted within the value)")),
+        line: e.line,
+        column: e.column,
+        message: e.message,
+    })
 }
 
 fn str_field<'a>(doc: &'a Value, key: &str) -> Option<&'a str> {

@@ -274,29 +274,31 @@ impl<'a> Ledger<'a> {
             self.result.blocked.push(eviction);
             return Outcome::Blocked;
         }
-        if let Some(m) = &mut self.model {
+        let decision = self.model.as_mut().map(|m| {
             m.remove(pod);
-            let decision = m.decide(pod);
-            if let Some(useless) = useless(p.node, decision.node) {
-                match self.rules.eviction.placement_check {
-                    PlacementCheck::Off => {}
-                    PlacementCheck::Enforce if self.moves_pods => {
+            m.decide(pod)
+        });
+        if let Some(useless) = decision.and_then(|d| useless(p.node, d.node)) {
+            match self.rules.eviction.placement_check {
+                PlacementCheck::Off => {}
+                PlacementCheck::Enforce if self.moves_pods => {
+                    if let Some(m) = &mut self.model {
                         m.restore(pod);
-                        return self.record_skip(useless);
                     }
-                    PlacementCheck::Warn | PlacementCheck::Enforce => {
-                        *self
-                            .tally()
-                            .warnings
-                            .entry(useless.to_string())
-                            .or_default() += 1;
-                    }
+                    return self.record_skip(useless);
+                }
+                PlacementCheck::Warn | PlacementCheck::Enforce => {
+                    *self
+                        .tally()
+                        .warnings
+                        .entry(useless.to_string())
+                        .or_default() += 1;
                 }
             }
-            // The scheduler binds the replacement; later predictions see it there.
-            if let Some(m) = &mut self.model {
-                eviction.predicted = prediction(m.bind(pod, decision));
-            }
+        }
+        // The scheduler binds the replacement; later predictions see it there.
+        if let (Some(m), Some(d)) = (&mut self.model, decision) {
+            eviction.predicted = prediction(m.bind(pod, d));
         }
         self.budgets.record(snap, pod);
         self.take(pod);

@@ -17,8 +17,8 @@ use k8s_openapi::api::scheduling::v1::PriorityClass;
 pub use ids::{Id, IdVec, NodeId, PdbId, PerNode, PerPod, PodId};
 pub use pdb::PdbInfo;
 pub use pod::{
-    ANNOTATION_RESTARTED_AT, OwnerRef, Phase, PodInfo, Qos, Workload, WorkloadKind, exit_code,
-    state_reason, to_chrono,
+    ANNOTATION_RESTARTED_AT, OwnerRef, Phase, PodInfo, Qos, Workload, WorkloadKind, controller_of,
+    exit_code, state_reason, to_chrono,
 };
 pub use resources::Resources;
 

@@ -69,6 +69,20 @@ pub struct OwnerRef {
     pub name: String,
 }
 
+/// The pod's controller owner (the ownerReference with `controller: true`).
+pub fn controller_of(pod: &Pod) -> Option<OwnerRef> {
+    let meta = &pod.metadata;
+    meta.owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.controller == Some(true))
+        .map(|o| OwnerRef {
+            namespace: meta.namespace.clone().unwrap_or_default(),
+            kind: o.kind.clone(),
+            name: o.name.clone(),
+        })
+}
+
 /// A workload whose pods are replicas: what "single replica" (SPEC §12) counts.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Workload {
@@ -186,16 +200,7 @@ impl PodInfo {
                     .and_then(|n| priority_classes.get(n).copied())
             })
             .unwrap_or(0);
-        let owner = meta
-            .owner_references
-            .iter()
-            .flatten()
-            .find(|o| o.controller == Some(true))
-            .map(|o| OwnerRef {
-                namespace: meta.namespace.clone().unwrap_or_default(),
-                kind: o.kind.clone(),
-                name: o.name.clone(),
-            });
+        let owner = controller_of(&pod);
         let daemon_set = owner.as_ref().is_some_and(|o| o.kind == "DaemonSet");
         let workload = workload_of(owner.as_ref(), meta.labels.as_ref());
         let system_critical_class = priority_class_name
