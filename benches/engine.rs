@@ -2,6 +2,8 @@
 //! (benches/support/gen.rs) of 100, 1,000 and 5,000 nodes with 30 pods each:
 //!
 //! - `snapshot_build/N`: `Snapshot::build` from the typed objects;
+//! - `snapshot_build_budget_per_workload/N`: the same for a cluster whose
+//!   every replicated service has a PodDisruptionBudget, in 4 namespaces;
 //! - `strategy/NAME/N`: `engine::plan_blind` with a policy of that strategy
 //!   alone (without the placement model: the strategy's own cost);
 //! - `full_policy/N`: `engine::plan` with all ten strategies, snapshot already
@@ -84,6 +86,22 @@ fn main() {
             )
         });
         g.finish();
+
+        // A budget per workload in four large namespaces (issue 16's shape):
+        // matching budgets to pods must not grow as budgets x pods.
+        let budgets = synth::generate(synth::Config::budget_per_workload(nodes, 1)).objects();
+        let mut g = c.benchmark_group("snapshot_build_budget_per_workload");
+        configure(&mut g, nodes);
+        g.throughput(Throughput::Elements(budgets.pods.len() as u64));
+        g.bench_function(BenchmarkId::from_parameter(nodes), |b| {
+            b.iter_batched(
+                || budgets.clone(),
+                |o| Snapshot::build(now, o),
+                BatchSize::LargeInput,
+            )
+        });
+        g.finish();
+        drop(budgets);
 
         let mut g = c.benchmark_group("strategy");
         configure(&mut g, nodes);

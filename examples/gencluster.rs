@@ -49,6 +49,16 @@ struct Args {
     pods_per_node: usize,
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Team namespaces (default: one per 25 nodes, at least 3).
+    #[arg(long)]
+    namespaces: Option<usize>,
+    /// Share of replicated services (not Jobs) with a PodDisruptionBudget
+    /// selecting them by `app`; 1 for a budget per workload.
+    #[arg(long, default_value_t = 0.35)]
+    pdb_share: f64,
+    /// Write the dump on one line instead of indented.
+    #[arg(long)]
+    compact: bool,
     /// Write the dump (a v1 List, indented JSON) here; `-` for stdout.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -73,6 +83,8 @@ async fn main() -> Result<()> {
         nodes: args.nodes,
         pods_per_node: args.pods_per_node,
         seed: args.seed,
+        namespaces: args.namespaces,
+        pdb_share: args.pdb_share,
     });
     eprintln!(
         "gencluster: {} nodes, {} pods, {} PDBs, {} namespaces, {} controllers in {:.1}s",
@@ -85,11 +97,11 @@ async fn main() -> Result<()> {
     );
     if let Some(path) = &args.out {
         if path.as_os_str() == "-" {
-            cluster.write_dump(std::io::stdout().lock())?;
+            cluster.write_dump_as(std::io::stdout().lock(), args.compact)?;
         } else {
             let f = std::fs::File::create(path)
                 .with_context(|| format!("creating {}", path.display()))?;
-            cluster.write_dump(f)?;
+            cluster.write_dump_as(f, args.compact)?;
             eprintln!("gencluster: wrote {}", path.display());
         }
     }

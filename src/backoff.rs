@@ -2,11 +2,13 @@
 //! a while, kept in `status.backoff` so the memory survives restarts. Pure:
 //! the caller passes the clock.
 //!
-//! Two reasons put a workload (its pods' controller owner) on hold:
-//! `Cooldown`, after the policy evicted one of its pods (`spec.cooldown`),
-//! and `ReturnedToSource`, when a replacement landed back on the node its
-//! predecessor was evicted from: held for max(cooldown, interval), doubling
-//! with each strike up to 24 times that, whatever `cooldown` says.
+//! Three reasons put a workload (its pods' controller owner) on hold:
+//! `Cooldown`, after the policy evicted one of its pods (`spec.cooldown`);
+//! `ReturnedToSource`, when a replacement landed back on the node its
+//! predecessor was evicted from; and `FlaggedAgain`, when the strategy that
+//! moved a replacement would evict it again at the next run. The last two are
+//! strikes: held for max(cooldown, interval), doubling with each strike up to
+//! 24 times that, whatever `cooldown` says.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -24,6 +26,7 @@ const MAX_FACTOR: u32 = 24;
 
 pub const COOLDOWN: &str = "Cooldown";
 pub const RETURNED: &str = "ReturnedToSource";
+pub const FLAGGED_AGAIN: &str = "FlaggedAgain";
 
 /// `namespace/Kind/name`, the key of an entry.
 pub fn key(o: &OwnerRef) -> String {
@@ -65,8 +68,8 @@ fn add(d: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
 }
 
 /// The entries after a run at `now`: a Cooldown for every owner in
-/// `evicted` (when `cooldown` is not zero), a doubled ReturnedToSource for
-/// every owner in `returned`; at most [`MAX_ENTRIES`], the longest-lasting
+/// `evicted` (when `cooldown` is not zero), a strike (ReturnedToSource or
+/// FlaggedAgain) for every owner in `returned` and `flagged`; at most [`MAX_ENTRIES`], the longest-lasting
 /// kept; sorted by owner. A Cooldown is forgotten when it ends; a back-off is
 /// remembered, for its strikes, until 24 x max(cooldown, interval) after it
 /// ends (a hold stops evictions, so a strike can only follow its end).
@@ -75,6 +78,7 @@ pub fn update(
     now: DateTime<Utc>,
     evicted: &BTreeSet<OwnerRef>,
     returned: &BTreeSet<OwnerRef>,
+    flagged: &BTreeSet<OwnerRef>,
     cooldown: Duration,
     interval: Duration,
 ) -> Vec<Backoff> {
@@ -113,6 +117,9 @@ pub fn update(
     }
     for o in returned {
         hold(o, RETURNED, now, true);
+    }
+    for o in flagged.difference(returned) {
+        hold(o, FLAGGED_AGAIN, now, true);
     }
     let mut all: Vec<Backoff> = by_owner.into_values().collect();
     if all.len() > MAX_ENTRIES {

@@ -25,18 +25,37 @@ const MIN: Duration = Duration::from_secs(60);
 
 #[test]
 fn a_cooldown_holds_until_it_ends_and_is_then_forgotten() {
-    let e = update(&[], at(0), &set(&["web"]), &set(&[]), 5 * MIN, MIN);
+    let e = update(
+        &[],
+        at(0),
+        &set(&["web"]),
+        &set(&[]),
+        &set(&[]),
+        5 * MIN,
+        MIN,
+    );
     assert_eq!(e.len(), 1);
     assert_eq!(e[0].owner, "shop/ReplicaSet/web");
     assert_eq!(e[0].reason, COOLDOWN);
     assert_eq!(held(&e, at(299)), set(&["web"]));
     assert!(held(&e, at(300)).is_empty());
-    assert!(update(&e, at(301), &set(&[]), &set(&[]), 5 * MIN, MIN).is_empty());
+    assert!(update(&e, at(301), &set(&[]), &set(&[]), &set(&[]), 5 * MIN, MIN).is_empty());
 }
 
 #[test]
 fn no_cooldown_no_entry() {
-    assert!(update(&[], at(0), &set(&["web"]), &set(&[]), Duration::ZERO, MIN).is_empty());
+    assert!(
+        update(
+            &[],
+            at(0),
+            &set(&["web"]),
+            &set(&[]),
+            &set(&[]),
+            Duration::ZERO,
+            MIN
+        )
+        .is_empty()
+    );
 }
 
 #[test]
@@ -46,7 +65,15 @@ fn back_off_doubles_with_each_strike_up_to_24_times() {
     let mut now = at(0);
     let mut holds = Vec::new();
     for _ in 0..7 {
-        e = update(&e, now, &set(&[]), &set(&["web"]), Duration::ZERO, MIN);
+        e = update(
+            &e,
+            now,
+            &set(&[]),
+            &set(&["web"]),
+            &set(&[]),
+            Duration::ZERO,
+            MIN,
+        );
         let until = until(&e[0]).expect("until");
         holds.push((until - now).num_minutes());
         assert_eq!(held(&e, now), set(&["web"]));
@@ -61,12 +88,21 @@ fn back_off_doubles_with_each_strike_up_to_24_times() {
 
 #[test]
 fn strikes_are_forgotten_after_a_long_quiet_time() {
-    let e = update(&[], at(0), &set(&[]), &set(&["web"]), Duration::ZERO, MIN);
+    let e = update(
+        &[],
+        at(0),
+        &set(&[]),
+        &set(&["web"]),
+        &set(&[]),
+        Duration::ZERO,
+        MIN,
+    );
     // Held 1m, remembered 24m after that.
     assert_eq!(
         update(
             &e,
             at(60 + 24 * 60 - 1),
+            &set(&[]),
             &set(&[]),
             &set(&[]),
             Duration::ZERO,
@@ -79,6 +115,7 @@ fn strikes_are_forgotten_after_a_long_quiet_time() {
         update(
             &e,
             at(60 + 24 * 60 + 1),
+            &set(&[]),
             &set(&[]),
             &set(&[]),
             Duration::ZERO,
@@ -99,6 +136,7 @@ fn at_most_100_entries_the_longest_lasting_kept() {
             at(0),
             &set(&[&name]),
             &set(&[]),
+            &set(&[]),
             Duration::from_secs(600 + i),
             MIN,
         );
@@ -117,4 +155,32 @@ fn malformed_entries_hold_nothing() {
         strikes: 0,
     }];
     assert!(held(&e, at(0)).is_empty());
+}
+
+#[test]
+fn flagged_again_is_a_strike_like_returned_to_source() {
+    let e = update(
+        &[],
+        at(0),
+        &set(&[]),
+        &set(&[]),
+        &set(&["web"]),
+        Duration::ZERO,
+        MIN,
+    );
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].reason, FLAGGED_AGAIN);
+    assert_eq!(e[0].strikes, 1);
+    assert_eq!(held(&e, at(59)), set(&["web"]));
+    // Both at once: one strike, reported as the return.
+    let e = update(
+        &e,
+        at(61),
+        &set(&[]),
+        &set(&["web"]),
+        &set(&["web"]),
+        Duration::ZERO,
+        MIN,
+    );
+    assert_eq!((e[0].strikes, e[0].reason.as_str()), (2, RETURNED));
 }

@@ -13,6 +13,7 @@ use k8s_openapi::api::core::v1::Pod;
 
 use crate::api::PlacementCounts;
 use crate::evictor::EvictOutcome;
+use crate::plan::EvictionPlan;
 use crate::report::RunReport;
 use crate::snapshot::{OwnerRef, Snapshot, controller_of};
 
@@ -97,49 +98,110 @@ impl Followup {
     /// Where each awaited replacement is among `pods` (the caches' pods,
     /// read after the run): `landings[i]` is for `awaited[i]`.
     pub fn landings(&self, pods: &[Arc<Pod>]) -> Vec<Landing> {
+        self.awaited
+            .iter()
+            .zip(self.replacements(pods))
+            .map(|(w, r)| match r.and_then(|r| r.node) {
+                None => Landing::Pending,
+                Some(n) if n == w.source => Landing::OnSource,
+                Some(n) if w.predicted.as_ref().and_then(|p| p.as_deref()) == Some(n) => {
+                    Landing::AsPredicted
+                }
+                Some(_) => Landing::Elsewhere,
+            })
+            .collect()
+    }
+
+    /// The replacements bound to a node other than their predecessor's,
+    /// which the next run watches for the same strategy flagging them again.
+    pub fn moved(&self, pods: &[Arc<Pod>]) -> Vec<Moved> {
+        self.awaited
+            .iter()
+            .zip(self.replacements(pods))
+            .filter_map(|(w, r)| {
+                let r = r?;
+                let node = r.node.filter(|n| *n != w.source)?;
+                Some(Moved {
+                    strategy: w.strategy.clone(),
+                    owner: w.owner.clone(),
+                    uid: r.uid,
+                    node: node.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// The replacement matched to each awaited eviction, if it exists yet.
+    fn replacements<'p>(&self, pods: &'p [Arc<Pod>]) -> Vec<Option<Fresh<'p>>> {
         let owners: BTreeSet<&OwnerRef> = self.awaited.iter().map(|w| &w.owner).collect();
         // New pods of each owner, newest first, so popping gives the oldest
         // to the first eviction.
-        let mut fresh: BTreeMap<OwnerRef, Vec<Fresh<'_>>> = BTreeMap::new();
+        let mut fresh: BTreeMap<OwnerRef, Vec<Fresh<'p>>> = BTreeMap::new();
         for p in pods {
             let Some(o) = controller_of(p).filter(|o| owners.contains(o)) else {
                 continue;
             };
-            if self.known.contains(&uid(p)) {
+            let uid = uid(p);
+            if self.known.contains(&uid) {
                 continue;
             }
-            let created = p.metadata.creation_timestamp.as_ref().map(|t| t.0);
-            let node = p.spec.as_ref().and_then(|s| s.node_name.as_deref());
-            let name = p.metadata.name.as_deref().unwrap_or_default();
-            fresh.entry(o).or_default().push((created, name, node));
+            fresh.entry(o).or_default().push(Fresh {
+                created: p.metadata.creation_timestamp.as_ref().map(|t| t.0),
+                name: p.metadata.name.as_deref().unwrap_or_default(),
+                node: p.spec.as_ref().and_then(|s| s.node_name.as_deref()),
+                uid,
+            });
         }
         for v in fresh.values_mut() {
-            v.sort();
+            v.sort_by(|a, b| (a.created, a.name).cmp(&(b.created, b.name)));
             v.reverse();
         }
         self.awaited
             .iter()
-            .map(|w| {
-                let next = fresh.get_mut(&w.owner).and_then(Vec::pop);
-                match next.and_then(|(_, _, node)| node) {
-                    None => Landing::Pending,
-                    Some(n) if n == w.source => Landing::OnSource,
-                    Some(n) if w.predicted.as_ref().and_then(|p| p.as_deref()) == Some(n) => {
-                        Landing::AsPredicted
-                    }
-                    Some(_) => Landing::Elsewhere,
-                }
-            })
+            .map(|w| fresh.get_mut(&w.owner).and_then(Vec::pop))
             .collect()
     }
 }
 
-/// A pod the run's snapshot did not have: (created, name, node).
-type Fresh<'a> = (
-    Option<k8s_openapi::jiff::Timestamp>,
-    &'a str,
-    Option<&'a str>,
-);
+/// A pod the run's snapshot did not have.
+struct Fresh<'a> {
+    created: Option<k8s_openapi::jiff::Timestamp>,
+    name: &'a str,
+    node: Option<&'a str>,
+    uid: String,
+}
+
+/// A replacement that moved: the strategy that evicted its predecessor, and
+/// where it runs now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Moved {
+    pub strategy: String,
+    pub owner: OwnerRef,
+    pub uid: String,
+    pub node: String,
+}
+
+/// The owners of the pods `plan` evicts that are replacements the same
+/// strategy moved at the previous run, still on the node they moved to:
+/// the strategy flags them again, so evicting would only move them on
+/// (SPEC §11), and they are backed off instead.
+pub fn flagged_again(moved: &[Moved], snap: &Snapshot, plan: &EvictionPlan) -> BTreeSet<OwnerRef> {
+    if moved.is_empty() {
+        return BTreeSet::new();
+    }
+    plan.evictions
+        .iter()
+        .filter_map(|e| {
+            let p = snap.pod(e.pod);
+            let node = p.node.map(|n| snap.node(n).name.as_str())?;
+            let uid = uid(&p.pod);
+            moved
+                .iter()
+                .find(|m| m.strategy == e.strategy && m.node == node && m.uid == uid)
+                .map(|m| m.owner.clone())
+        })
+        .collect()
+}
 
 /// The counts status reports.
 pub fn counts(awaited: &[Awaited], landings: &[Landing]) -> PlacementCounts {

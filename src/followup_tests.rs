@@ -97,3 +97,46 @@ fn landing_elsewhere() {
     let got = Followup::new(awaited.clone(), &run.snap).landings(&later.0.pods);
     assert_eq!(got, [Landing::Elsewhere, Landing::Elsewhere]);
 }
+
+#[test]
+fn a_moved_replacement_the_same_strategy_flags_again_is_caught() {
+    let (_c, run, awaited) = run();
+    // web-c went to n2, web-d back to n1 (not moved).
+    let later = Cluster::default()
+        .node(node("n1"))
+        .node(node("n2").taint("bad", "x", "NoSchedule"))
+        .node(node("n3"))
+        .pods([web("web-c").on("n2"), web("web-d").on("n1")]);
+    let moved = Followup::new(awaited.clone(), &run.snap).moved(&later.0.pods);
+    assert_eq!(moved.len(), 1, "{moved:?}");
+    assert_eq!(
+        (moved[0].node.as_str(), moved[0].strategy.as_str()),
+        ("n2", "RemovePodsViolatingNodeTaints")
+    );
+    // Next run: n2 is now tainted, the same strategy flags web-c there.
+    let next = later.run(TAINTS);
+    assert_eq!(next.result.evictions.len(), 1);
+    let flagged = flagged_again(&moved, &next.snap, &next.result);
+    assert_eq!(flagged.len(), 1);
+    assert_eq!(
+        flagged.iter().next().map(|o| o.name.as_str()),
+        Some("web-1")
+    );
+    // Another strategy, or another pod of the owner, is not a strike.
+    let other: Vec<Moved> = moved
+        .iter()
+        .map(|m| Moved {
+            strategy: "PodLifeTime".into(),
+            ..m.clone()
+        })
+        .collect();
+    assert!(flagged_again(&other, &next.snap, &next.result).is_empty());
+    let stranger: Vec<Moved> = moved
+        .iter()
+        .map(|m| Moved {
+            uid: "uid-someone-else".into(),
+            ..m.clone()
+        })
+        .collect();
+    assert!(flagged_again(&stranger, &next.snap, &next.result).is_empty());
+}

@@ -79,6 +79,10 @@ impl Selector {
         })
     }
 
+    pub fn requirements(&self) -> &[Requirement] {
+        &self.requirements
+    }
+
     pub fn is_empty(&self) -> bool {
         self.requirements.is_empty()
     }

@@ -236,6 +236,7 @@ pub fn approved(
         blocked: report.total(|c| c.blocked),
         failed: report.total(|c| c.failed),
         stale_pods: stale.iter().take(MAX_PLAN_ENTRIES).cloned().collect(),
+        placement: None,
     });
     let message = format!(
         "plan {id}: evicted {evicted}, stale {}, blocked {}, failed {}",

@@ -89,6 +89,12 @@ pub struct Config {
     pub nodes: usize,
     pub pods_per_node: usize,
     pub seed: u64,
+    /// Team namespaces; None: one per 25 nodes (at least 3).
+    pub namespaces: Option<usize>,
+    /// The share of replicated services (not Jobs) that get a
+    /// PodDisruptionBudget selecting them by `app`. A different share leaves
+    /// the rest of the cluster as it was (the dice are rolled either way).
+    pub pdb_share: f64,
 }
 
 impl Config {
@@ -97,6 +103,19 @@ impl Config {
             nodes,
             pods_per_node: 30,
             seed,
+            namespaces: None,
+            pdb_share: 0.35,
+        }
+    }
+
+    /// The shape of a cluster whose every service ships its own budget (a
+    /// Helm chart habit), in a few large namespaces: the worst case for
+    /// matching budgets to pods.
+    pub fn budget_per_workload(nodes: usize, seed: u64) -> Self {
+        Self {
+            namespaces: Some(4),
+            pdb_share: 1.0,
+            ..Self::new(nodes, seed)
         }
     }
 }
@@ -332,7 +351,7 @@ pub fn generate(cfg: Config) -> Cluster {
     }
 
     // Namespaces: a team per 25 nodes, plus system ones.
-    let teams = (cfg.nodes / 25).max(3);
+    let teams = cfg.namespaces.unwrap_or((cfg.nodes / 25).max(3)).max(1);
     let mut team_ns: Vec<String> = (0..teams).map(|i| format!("team-{i:03}")).collect();
     team_ns.push("batch".into());
     for ns in ["kube-system", "monitoring"]
@@ -522,6 +541,7 @@ pub fn generate(cfg: Config) -> Cluster {
     let placer = Placer::new(&nodes);
 
     let mut ctx = Ctx {
+        pdb_share: cfg.pdb_share,
         rng,
         nodes,
         placer,
@@ -572,6 +592,7 @@ pub fn generate(cfg: Config) -> Cluster {
 
 struct Ctx {
     rng: Rng,
+    pdb_share: f64,
     nodes: Vec<NodeGen>,
     placer: Placer,
     out: Cluster,
@@ -862,7 +883,7 @@ impl Ctx {
         self.owner(w.kind, ns, &owner_name, owner_spec);
 
         // A PodDisruptionBudget for a third of the replicated services.
-        if w.kind != "Job" && w.replicas >= 2 && self.rng.chance(0.35) {
+        if w.kind != "Job" && w.replicas >= 2 && self.rng.chance(self.pdb_share) {
             let (field, value) = match self.rng.below(3) {
                 0 => ("maxUnavailable", json!(1)),
                 1 => ("minAvailable", json!("50%")),
@@ -1288,10 +1309,15 @@ impl Cluster {
         json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": items})
     }
 
-    /// Writes the dump like `kubectl get -o json` (indented JSON).
-    pub fn write_dump(&self, w: impl std::io::Write) -> std::io::Result<()> {
+    /// Writes the dump indented like `kubectl get -o json`, or `compact` on
+    /// one line (as `kubectl get -o json | jq -c` or a tool would).
+    pub fn write_dump_as(&self, w: impl std::io::Write, compact: bool) -> std::io::Result<()> {
         let mut w = std::io::BufWriter::new(w);
-        serde_json::to_writer_pretty(&mut w, &self.dump_list())?;
+        if compact {
+            serde_json::to_writer(&mut w, &self.dump_list())?;
+        } else {
+            serde_json::to_writer_pretty(&mut w, &self.dump_list())?;
+        }
         std::io::Write::write_all(&mut w, b"\n")
     }
 

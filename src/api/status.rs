@@ -123,6 +123,10 @@ pub struct LastApproved {
     /// namespace/name of the stale pods (up to 100).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stale_pods: Vec<String>,
+    /// Where the replacements of the evicted pods went, as the operator saw
+    /// them bound (within a bounded wait after the evictions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<PlacementCounts>,
 }
 
 /// Evict or DryRun.

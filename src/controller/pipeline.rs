@@ -14,7 +14,7 @@ use kube::runtime::events::{Event, EventType};
 
 use super::runner::Runner;
 use super::schedule;
-use crate::api::{DeschedulerPolicy, DeschedulerPolicyStatus, RunMode};
+use crate::api::{DeschedulerPolicy, DeschedulerPolicyStatus, PlacementCounts, RunMode};
 use crate::approval;
 use crate::backoff;
 use crate::engine;
@@ -44,7 +44,15 @@ pub async fn run(r: &Runner, policy: &DeschedulerPolicy, trigger: Option<String>
         .map(|s| s.backoff.clone())
         .unwrap_or_default();
     valid.rules.held = backoff::held(&memory, start);
-    let plan = plan(r, &snapshot, &valid);
+    let mut plan = plan(r, &snapshot, &valid);
+    // A replacement the same strategy moved last run and would move again:
+    // its owner is backed off, and the plan made again without it.
+    let flagged = followup::flagged_again(&r.take_moved(&name), &snapshot, &plan);
+    if !flagged.is_empty() {
+        tracing::info!(policy = %name, owners = flagged.len(), "moved replacements flagged again: backing off");
+        valid.rules.held.extend(flagged.iter().cloned());
+        plan = self::plan(r, &snapshot, &valid);
+    }
     let mode = if valid.dry_run || valid.manual_approval {
         RunMode::DryRun
     } else {
@@ -71,7 +79,8 @@ pub async fn run(r: &Runner, policy: &DeschedulerPolicy, trigger: Option<String>
         &memory,
         start,
         &evicted,
-        &Default::default(),
+        &BTreeSet::new(),
+        &flagged,
         valid.cooldown,
         valid.interval,
     );
@@ -82,7 +91,17 @@ pub async fn run(r: &Runner, policy: &DeschedulerPolicy, trigger: Option<String>
         &samples::samples(&report),
         clock.elapsed().as_secs_f64(),
     );
-    follow_up(r, &name, &valid, &snapshot, &report, completed, start).await;
+    let carried = Carried {
+        before: &snapshot,
+        report: &report,
+        start,
+    };
+    follow_up(r, &name, &valid, carried, completed, |s, c| {
+        if let Some(run) = s.last_run.as_mut() {
+            run.placement = Some(c);
+        }
+    })
+    .await;
     tracing::info!(
         policy = %name,
         result = report.result.as_str(),
@@ -132,12 +151,17 @@ pub async fn approve(r: &Runner, policy: &DeschedulerPolicy, id: &str) {
     };
     let outcomes = evict(r, &snapshot, &check.plan, &valid).await;
     let report = RunReport::build(&snapshot, &check.plan, &outcomes, mode);
-    r.status
-        .write(
-            &name,
-            status::approved(policy, id, &report, &check.stale, Utc::now()),
-        )
-        .await;
+    let mut done = status::approved(policy, id, &report, &check.stale, Utc::now());
+    done.backoff = backoff::update(
+        &done.backoff,
+        now,
+        &evicted_owners(&snapshot, &report),
+        &BTreeSet::new(),
+        &BTreeSet::new(),
+        valid.cooldown,
+        valid.interval,
+    );
+    r.status.write(&name, done.clone()).await;
     let texts = events::approved_events(&name, id, &report, check.stale.len());
     publish_events(r, policy, &texts, &snapshot).await;
     r.metrics.record(
@@ -153,6 +177,17 @@ pub async fn approve(r: &Runner, policy: &DeschedulerPolicy, id: &str) {
         blocked = report.total(|c| c.blocked),
         "approved plan carried out"
     );
+    let carried = Carried {
+        before: &snapshot,
+        report: &report,
+        start: now,
+    };
+    follow_up(r, &name, &valid, carried, done, |s, c| {
+        if let Some(a) = s.last_approved.as_mut() {
+            a.placement = Some(c);
+        }
+    })
+    .await;
 }
 
 /// The controller owners of the pods the API server evicted.
@@ -170,33 +205,48 @@ fn evicted_owners(snapshot: &Snapshot, report: &RunReport) -> BTreeSet<OwnerRef>
 const FOLLOW_UP: Duration = Duration::from_secs(20);
 const FOLLOW_UP_POLL: Duration = Duration::from_millis(500);
 
+/// What a run (or an approved plan) evicted: the snapshot it planned on,
+/// what happened, and when it started.
+struct Carried<'a> {
+    before: &'a Snapshot,
+    report: &'a RunReport,
+    start: DateTime<Utc>,
+}
+
 /// Waits (bounded) until the watch caches show where the replacements of the
-/// run's evictions were bound, then records it: status.lastRun.placement,
-/// descheduler_replacements_total, and a back-off for owners whose
-/// replacement came back to the node its predecessor left.
+/// run's evictions were bound, then records it: the placement counts (where
+/// `record` puts them in `status`), descheduler_replacements_total, a
+/// back-off for owners whose replacement came back to the node its
+/// predecessor left, and the replacements that moved, for the next run.
 async fn follow_up(
     r: &Runner,
     name: &str,
     policy: &Policy,
-    before: &Snapshot,
-    report: &RunReport,
+    run: Carried<'_>,
     mut status: DeschedulerPolicyStatus,
-    start: DateTime<Utc>,
+    record: impl FnOnce(&mut DeschedulerPolicyStatus, PlacementCounts),
 ) {
+    let Carried {
+        before,
+        report,
+        start,
+    } = run;
     let follow = Followup::new(followup::awaited(before, report), before);
     if follow.awaited.is_empty() {
         return;
     }
     let wait = FOLLOW_UP.min(policy.interval / 3);
     let deadline = Instant::now() + wait;
-    let landings = loop {
-        let landings = follow.landings(&r.caches.pods());
+    let (landings, pods) = loop {
+        let pods = r.caches.pods();
+        let landings = follow.landings(&pods);
         let done = landings.iter().all(|l| *l != Landing::Pending);
         if done || Instant::now() >= deadline || r.shutdown.is_cancelled() {
-            break landings;
+            break (landings, pods);
         }
         tokio::time::sleep(FOLLOW_UP_POLL).await;
     };
+    r.set_moved(name, follow.moved(&pods));
     let awaited = &follow.awaited;
     for (w, l) in awaited.iter().zip(&landings) {
         r.metrics.count_replacement(name, &w.strategy, l.as_str());
@@ -207,9 +257,7 @@ async fn follow_up(
         .filter(|(_, l)| **l == Landing::OnSource)
         .map(|(w, _)| w.owner.clone())
         .collect();
-    if let Some(run) = status.last_run.as_mut() {
-        run.placement = Some(followup::counts(awaited, &landings));
-    }
+    record(&mut status, followup::counts(awaited, &landings));
     if !returned.is_empty() {
         tracing::info!(policy = %name, owners = returned.len(), "replacements came back to their node: backing off");
         status.backoff = backoff::update(
@@ -217,6 +265,7 @@ async fn follow_up(
             start,
             &BTreeSet::new(),
             &returned,
+            &BTreeSet::new(),
             policy.cooldown,
             policy.interval,
         );

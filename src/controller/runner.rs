@@ -2,7 +2,7 @@
 //! time, each against a fresh snapshot from the watch caches, and only while
 //! this process leads.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
@@ -18,6 +18,7 @@ use super::schedule::{self, Decision};
 use super::status_writer::StatusWriter;
 use crate::api::DeschedulerPolicy;
 use crate::cluster::Caches;
+use crate::followup::Moved;
 use crate::metrics::Metrics;
 
 pub struct Runner {
@@ -31,6 +32,10 @@ pub struct Runner {
     pub eviction_limiter: Option<Arc<DefaultDirectRateLimiter>>,
     pub status: StatusWriter,
     queued: Mutex<HashSet<String>>,
+    /// Per policy, the replacements its last run moved (see
+    /// [`crate::followup::flagged_again`]). In memory only: after a restart one
+    /// ping-pong goes unnoticed, and the next is caught.
+    moved: Mutex<HashMap<String, Vec<Moved>>>,
     tx: mpsc::UnboundedSender<String>,
 }
 
@@ -60,6 +65,7 @@ impl Runner {
             shutdown: d.shutdown,
             eviction_limiter: d.eviction_limiter,
             queued: Mutex::default(),
+            moved: Mutex::default(),
             tx,
         };
         (Arc::new(runner), rx)
@@ -83,6 +89,25 @@ impl Runner {
             .unwrap_or(false);
         if fresh && self.tx.send(name.to_string()).is_err() {
             tracing::debug!(policy = name, "runner stopped; run not queued");
+        }
+    }
+
+    /// The replacements the policy's last run moved, forgotten once read.
+    pub fn take_moved(&self, policy: &str) -> Vec<Moved> {
+        self.moved
+            .lock()
+            .ok()
+            .and_then(|mut m| m.remove(policy))
+            .unwrap_or_default()
+    }
+
+    pub fn set_moved(&self, policy: &str, moved: Vec<Moved>) {
+        if let Ok(mut m) = self.moved.lock() {
+            if moved.is_empty() {
+                m.remove(policy);
+            } else {
+                m.insert(policy.to_string(), moved);
+            }
         }
     }
 

@@ -2,6 +2,7 @@
 //! strategies need. Built once per run; never calls the API or reads the clock.
 
 mod ids;
+mod label_index;
 mod pdb;
 mod pod;
 pub mod resources;
@@ -15,6 +16,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 
 pub use ids::{Id, IdVec, NodeId, PdbId, PerNode, PerPod, PodId};
+pub use label_index::LabelIndex;
 pub use pdb::PdbInfo;
 pub use pod::{
     ANNOTATION_RESTARTED_AT, OwnerRef, Phase, PodInfo, Qos, Workload, WorkloadKind, controller_of,
@@ -158,15 +160,14 @@ impl Snapshot {
                 .push(id);
         }
 
+        let mut labels = LabelIndex::default();
         let mut pdbs: Vec<PdbInfo> = objects
             .pdbs
             .iter()
             .map(|pdb| {
-                PdbInfo::new(
-                    pdb,
-                    &pods,
-                    pods_by_namespace.get(pdb.metadata.namespace.as_deref().unwrap_or_default()),
-                )
+                let ns = pdb.metadata.namespace.as_deref().unwrap_or_default();
+                let in_ns = pods_by_namespace.get(ns).map_or(&[][..], Vec::as_slice);
+                PdbInfo::new(pdb, &pods, in_ns, &mut labels)
             })
             .collect();
         pdbs.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));

@@ -4,7 +4,7 @@
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::{PerPod, PodId, PodInfo};
+use super::{LabelIndex, PerPod, PodId, PodInfo};
 use crate::selectors::Selector;
 
 #[derive(Debug, Clone)]
@@ -36,7 +36,8 @@ impl PdbInfo {
     pub(super) fn new(
         pdb: &PodDisruptionBudget,
         pods: &PerPod<PodInfo>,
-        in_namespace: Option<&Vec<PodId>>,
+        in_namespace: &[PodId],
+        labels: &mut LabelIndex,
     ) -> Self {
         let spec = pdb.spec.as_ref();
         // policy/v1: a missing selector selects nothing; an empty one selects every pod.
@@ -45,12 +46,19 @@ impl PdbInfo {
             .and_then(|s| Selector::from_label_selector(s).ok());
         let matched: Vec<PodId> = match &selector {
             None => Vec::new(),
-            Some(sel) => in_namespace
-                .into_iter()
-                .flatten()
-                .copied()
-                .filter(|&p| !pods[p].phase.is_terminal() && sel.matches(pods[p].labels()))
-                .collect(),
+            Some(sel) => {
+                let ns = pdb.metadata.namespace.as_deref().unwrap_or_default();
+                let matches =
+                    |p: PodId| !pods[p].phase.is_terminal() && sel.matches(pods[p].labels());
+                match labels.candidates(pods, in_namespace, ns, sel) {
+                    Some(candidates) => candidates.into_iter().filter(|&p| matches(p)).collect(),
+                    None => in_namespace
+                        .iter()
+                        .copied()
+                        .filter(|&p| matches(p))
+                        .collect(),
+                }
+            }
         };
         let healthy = matched
             .iter()
