@@ -202,11 +202,22 @@ def round_(ns, rng, results):
     after = pods(ns)
     by_name = {p["metadata"]["name"]: p for p in before.values()}
     predicted = collections.defaultdict(list)
+    # Per owner: did any of its predictions tie (the scheduler then picks
+    # one of the best nodes at random), and did any eviction planned before
+    # its first one tie (then the state it was predicted in may differ).
+    own_tie = collections.defaultdict(bool)
+    earlier_tie = {}
+    seen_tie = False
     evicted = set()
     for e in sim["evictions"]:
         p = by_name[e["name"]]
+        o = owner(p)
         evicted.add(p["metadata"]["uid"])
-        predicted[owner(p)].append(e.get("predictedNode") or "Pending")
+        predicted[o].append(e.get("predictedNode") or "Pending")
+        earlier_tie.setdefault(o, seen_tie)
+        ties = e.get("predictedTies", 0) > 0
+        own_tie[o] |= ties
+        seen_tie |= ties
     actual = collections.defaultdict(list)
     for p in after:
         if p["metadata"]["uid"] not in before:
@@ -219,6 +230,7 @@ def round_(ns, rng, results):
         pend_got = got.count("Pending") + max(0, len(want_nodes) - len(got))
         results.append({"round": ns, "owner": o, "n": len(want_nodes), "exact": common,
                         "pending_predicted": pend_want, "pending_actual": pend_got,
+                        "own_tie": own_tie[o], "earlier_tie": earlier_tie[o],
                         "predicted": sorted(want_nodes), "actual": sorted(got)})
     results.append({"round": ns, "summary": True, "planned": len(evicted), "evicted": len(gone & set(before)),
                     "operator_placement": run.get("placement"), "same_plan": evicted == gone})
@@ -244,9 +256,16 @@ def main():
     total = sum(x["n"] for x in rows)
     exact = sum(x["exact"] for x in rows)
     pend_ok = sum(1 for x in rows if x["pending_predicted"] == x["pending_actual"])
-    lines = ["| rounds | evictions | exact node (per-owner multisets) | owners with Pending agreement | plan = operator's evictions |",
-             "|---|---|---|---|---|",
-             f"| {args.rounds} (seed {args.seed}) | {total} | {exact}/{total} = {100.0 * exact / max(total, 1):.1f} % | "
+
+    def share(sel):
+        n = sum(x["n"] for x in sel)
+        e = sum(x["exact"] for x in sel)
+        return f"{e}/{n} = {100.0 * e / max(n, 1):.1f} %"
+    unique = [x for x in rows if not x["own_tie"]]
+    strict = [x for x in unique if not x["earlier_tie"]]
+    lines = ["| rounds | evictions | exact node, all | exact, unique choice (no tie in the owner's predictions) | exact, no tie before either | owners with Pending agreement | plan = operator's evictions |",
+             "|---|---|---|---|---|---|---|",
+             f"| {args.rounds} (seed {args.seed}) | {total} | {share(rows)} | {share(unique)} | {share(strict)} | "
              f"{pend_ok}/{len(rows)} | {all(x['same_plan'] for x in results if x.get('summary'))} |", ""]
     for s in (x for x in results if x.get("summary")):
         lines.append(f"- {s['round']}: planned {s['planned']}, evicted {s['evicted']}, operator's follow-up {s['operator_placement']}")
@@ -254,7 +273,8 @@ def main():
     lines.append("Disagreements (owner: predicted vs actual nodes):")
     for x in rows:
         if x["exact"] != x["n"] or x["pending_predicted"] != x["pending_actual"]:
-            lines.append(f"- {x['round']} {x['owner']}: {x['predicted']} vs {x['actual']}")
+            why = "tie" if x["own_tie"] else "tie earlier" if x["earlier_tie"] else "unique"
+            lines.append(f"- {x['round']} {x['owner']} ({why}): {x['predicted']} vs {x['actual']}")
     text = "\n".join(lines) + "\n"
     os.makedirs(OUT, exist_ok=True)
     with open(os.path.join(OUT, "results.md"), "w") as f:

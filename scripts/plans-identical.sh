@@ -10,6 +10,8 @@
 # compared: to check the decisions alone across a change that adds to the
 # report, e.g. (placement prediction)
 #   PLAN_FILTER='del(.nodes, .warnings) | (.evictions[], .blocked[]) |= del(.predictedNode) | .strategies[] |= del(.warnings)'
+# or (a field added to each eviction)
+#   PLAN_FILTER='(.evictions[], .blocked[]) |= del(.predictedTies)'
 #
 # CANDIDATE_BINARY defaults to target/release/descheduler (build it first with
 # `cargo build --release --bins --examples`). Generated clusters are cached in
@@ -24,6 +26,8 @@ now=2026-11-23T12:00:00Z
 mkdir -p "${work}"
 for n in ${PLAN_SIZES:-100 1000}; do
   [[ -f "${work}/c${n}.json" ]] || "${gen}" --nodes "${n}" --seed 1 --out "${work}/c${n}.json" --policy-out "${work}/p${n}.yaml" >/dev/null
+  # A budget per replicated service, in 4 namespaces (issue 16's shape).
+  [[ -f "${work}/b${n}.json" ]] || "${gen}" --nodes "${n}" --seed 1 --namespaces 4 --pdb-share 1 --compact --out "${work}/b${n}.json" >/dev/null
 done
 status=0
 compare() {
@@ -41,6 +45,7 @@ compare() {
 }
 for n in ${PLAN_SIZES:-100 1000}; do
   compare "generated ${n} nodes, full policy" --policy "${work}/p${n}.yaml" --cluster "${work}/c${n}.json"
+  compare "generated ${n} nodes, a budget per workload, full policy" --policy "${work}/p${n}.yaml" --cluster "${work}/b${n}.json"
 done
 for f in "${root}"/config/samples/*.yaml; do
   compare "examples/cluster.yaml, $(basename "${f}")" --policy "${f}" --cluster "${root}/examples/cluster.yaml"

@@ -40,6 +40,9 @@ fn pod_lines(out: &mut String, list: &[EvictionEntry], order: &[String]) {
             let pod = format!("{}/{}", e.namespace, e.name);
             let to = match &e.predicted_node {
                 None => String::new(),
+                Some(Some(n)) if e.predicted_ties > 0 => {
+                    format!(" → {n} (+{} tied)", e.predicted_ties)
+                }
                 Some(Some(n)) => format!(" → {n}"),
                 Some(None) => " → Pending".to_string(),
             };

@@ -337,6 +337,7 @@ mod approval_tests {
                         strategy: "PodLifeTime".into(),
                         reason: "old".into(),
                         predicted_node: None,
+                        predicted_ties: 0,
                     },
                     outcome,
                     restart: false,

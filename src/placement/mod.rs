@@ -162,6 +162,9 @@ pub struct Decision {
     pub node: Option<NodeId>,
     /// Nodes the cycle visited (where the next one starts).
     visited: usize,
+    /// Other feasible nodes that scored as high as `node`: the scheduler
+    /// picks one of the best at random, the model the first by name.
+    pub tied: u32,
 }
 
 /// The scheduler's view of a cluster while a plan's replacements are placed.
@@ -279,14 +282,18 @@ impl<'s> Model<'s> {
     /// [`Model::predict`] answers, kept so that binding it does not run the
     /// cycle again.
     pub fn decide(&self, pod: PodId) -> Decision {
-        let (node, visited) = self.run(pod);
-        Decision { node, visited }
+        let (node, visited, tied) = self.run(pod);
+        Decision {
+            node,
+            visited,
+            tied,
+        }
     }
 
     /// Binds the replacement where `decision` (of [`Model::decide`], with
     /// nothing changed since) put it, as [`Model::place`] does.
     pub fn bind(&mut self, pod: PodId, decision: Decision) -> Option<NodeId> {
-        let Decision { node, visited } = decision;
+        let Decision { node, visited, .. } = decision;
         let total = self.ctx.order.len().max(1);
         self.start = (self.start + visited) % total;
         let node = node?;
@@ -345,12 +352,13 @@ impl<'s> Model<'s> {
         }
     }
 
-    /// One scheduling cycle: the chosen node, and how many nodes it visited.
-    fn run(&self, pod: PodId) -> (Option<NodeId>, usize) {
+    /// One scheduling cycle: the chosen node, how many nodes it visited, and
+    /// how many others scored as high.
+    fn run(&self, pod: PodId) -> (Option<NodeId>, usize, u32) {
         let cyc = self.cycle(pod);
         let list: &[NodeId] = cyc.statics.candidates.as_deref().unwrap_or(&self.ctx.order);
         if list.is_empty() {
-            return (None, 0);
+            return (None, 0, 0);
         }
         let want = if self.score_all {
             list.len()
@@ -370,7 +378,8 @@ impl<'s> Model<'s> {
                 }
             }
         }
-        (self.select(&cyc, &feasible), visited)
+        let (node, tied) = self.select(&cyc, &feasible);
+        (node, visited, tied)
     }
 
     fn check(&self, cyc: &Cycle<'_>, n: NodeId) -> Result<(), Filter> {

@@ -82,22 +82,34 @@ fn min_max_normalize(scores: &mut [i64]) {
 }
 
 impl Model<'_> {
-    /// The highest scoring feasible node; ties go to the first by name (the
-    /// scheduler picks one of them at random).
-    pub(crate) fn select(&self, cyc: &Cycle<'_>, feasible: &[NodeId]) -> Option<NodeId> {
+    /// The highest scoring feasible node, and how many others score as
+    /// high; ties go to the first by name (the scheduler picks one of them
+    /// at random).
+    pub(crate) fn select(&self, cyc: &Cycle<'_>, feasible: &[NodeId]) -> (Option<NodeId>, u32) {
         match feasible {
-            [] => return None,
-            [only] => return Some(*only),
+            [] => return (None, 0),
+            [only] => return (Some(*only), 0),
             _ => {}
         }
         let totals = self.scores(cyc, feasible);
         let mut best: Option<(i64, NodeId)> = None;
+        let mut tied = 0;
         for (&n, &t) in feasible.iter().zip(&totals) {
-            if best.is_none_or(|(bt, bn)| t > bt || (t == bt && n < bn)) {
-                best = Some((t, n));
+            match best {
+                Some((bt, bn)) if t == bt => {
+                    tied += 1;
+                    if n < bn {
+                        best = Some((t, n));
+                    }
+                }
+                Some((bt, _)) if t < bt => {}
+                _ => {
+                    best = Some((t, n));
+                    tied = 0;
+                }
             }
         }
-        best.map(|(_, n)| n)
+        (best.map(|(_, n)| n), tied)
     }
 
     /// The weighted sum of the normalized scores of each feasible node.

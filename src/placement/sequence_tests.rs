@@ -255,3 +255,31 @@ fn restore_undoes_remove() {
     assert_eq!(m.filter(q, n1), Err(super::Filter::Ports));
     assert_eq!(m.place(q), Some(n2));
 }
+
+#[test]
+fn a_decision_counts_the_nodes_that_scored_as_high() {
+    // Three equal empty nodes: any of them is as good (the scheduler picks at
+    // random); once one is fuller, the choice is unique.
+    let snap = cluster(3, &[])
+        .pods((1..=2).map(|i| pod(&format!("p{i}")).on("src").req("1", "1Gi")))
+        .snapshot();
+    let mut m = Model::new(&snap);
+    let p1 = pod_id(&snap, "p1");
+    m.remove(p1);
+    let d = m.decide(p1);
+    assert_eq!((node_name(&snap, d.node), d.tied), (Some("n1"), 2));
+    m.bind(p1, d);
+    let p2 = pod_id(&snap, "p2");
+    m.remove(p2);
+    let d = m.decide(p2);
+    assert_eq!((node_name(&snap, d.node), d.tied), (Some("n2"), 1));
+    let snap = cluster(2, &[])
+        .pod(pod("q").on("n1").req("1", "1Gi"))
+        .pod(pod("p").on("src").req("1", "1Gi"))
+        .snapshot();
+    let mut m = Model::new(&snap);
+    let p = pod_id(&snap, "p");
+    m.remove(p);
+    let d = m.decide(p);
+    assert_eq!((node_name(&snap, d.node), d.tied), (Some("n2"), 0));
+}

@@ -239,6 +239,7 @@ impl<'a> Ledger<'a> {
             strategy,
             reason: reason.into(),
             predicted: Prediction::Unknown,
+            tied: 0,
         };
         if self.last_ready_replica(pod) {
             match self.rules.eviction.single_replica {
@@ -298,6 +299,7 @@ impl<'a> Ledger<'a> {
         }
         // The scheduler binds the replacement; later predictions see it there.
         if let (Some(m), Some(d)) = (&mut self.model, decision) {
+            eviction.tied = d.tied;
             eviction.predicted = prediction(m.bind(pod, d));
         }
         self.budgets.record(snap, pod);

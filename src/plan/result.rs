@@ -23,6 +23,9 @@ pub struct Eviction {
     pub strategy: &'static str,
     pub reason: String,
     pub predicted: Prediction,
+    /// Other nodes the model scored as high as the predicted one (the
+    /// scheduler picks one of the best at random).
+    pub tied: u32,
 }
 
 /// Counts for one strategy.

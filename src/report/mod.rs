@@ -25,6 +25,15 @@ pub struct EvictionEntry {
     /// stay Pending; absent when not predicted (blocked evictions).
     #[serde(rename = "predictedNode", skip_serializing_if = "Option::is_none")]
     pub predicted_node: Option<Option<String>>,
+    /// How many other nodes scored as high as the predicted one: the
+    /// scheduler picks one of the best at random, so the prediction is one of
+    /// `1 + predictedTies` equally likely nodes. Absent when 0.
+    #[serde(rename = "predictedTies", skip_serializing_if = "is_zero")]
+    pub predicted_ties: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 pub(crate) fn entry(snap: &Snapshot, e: &Eviction) -> EvictionEntry {
@@ -40,6 +49,7 @@ pub(crate) fn entry(snap: &Snapshot, e: &Eviction) -> EvictionEntry {
             Prediction::Pending => Some(None),
             Prediction::Node(n) => Some(Some(snap.node(n).name.clone())),
         },
+        predicted_ties: e.tied,
     }
 }
 
