@@ -523,6 +523,7 @@ pub(crate) fn add(
                 eviction_limits: a.eviction_limits.map(|l| EvictionLimits {
                     node: to_i32(l.node, &at.key("evictionLimits").key("node"), problems),
                 }),
+                metrics_utilization: None,
             });
             s.low_node_utilization = Some(wrap(p, e.enabled));
             Some("nodeResourceUtilizationThresholds")
@@ -539,6 +540,7 @@ pub(crate) fn add(
                 thresholds: a.thresholds,
                 number_of_nodes: number_of_nodes(a.number_of_nodes, at, problems),
                 eviction_modes: a.eviction_modes,
+                metrics_utilization: None,
             });
             s.high_node_utilization = Some(wrap(p, e.enabled));
             Some("nodeResourceUtilizationThresholds")

@@ -3,14 +3,14 @@
 
 use super::Strategy;
 use super::utilization::{
-    Capacity, Thresholds, above_any, all_positive, below_all, check_thresholds, fill_natives,
-    percent, score, take,
+    Capacity, Loads, MAX_FIGURES, Thresholds, above_any, all_positive, below_all,
+    check_source, check_thresholds, fill_natives, score, take,
 };
 use crate::api;
 use crate::plan::eligibility::{SkipReason, eviction_order};
-use crate::plan::{Ledger, Outcome};
+use crate::plan::{Ledger, NodeClass, Outcome};
 use crate::selectors::tolerates_all;
-use crate::snapshot::{NodeId, PodId};
+use crate::snapshot::{NodeId, PodId, UsageSource};
 use crate::validation::Errors;
 
 #[derive(Debug, Clone)]
@@ -21,6 +21,8 @@ pub struct LowNodeUtilization {
     use_deviation_thresholds: bool,
     /// `evictionLimits.node`: this strategy's evictions per overutilized node.
     per_node_limit: Option<u32>,
+    /// `metricsUtilization`: where usage comes from.
+    source: UsageSource,
 }
 
 impl Strategy for LowNodeUtilization {
@@ -38,14 +40,20 @@ impl Strategy for LowNodeUtilization {
             .clone()
             .unwrap_or_default();
         let deviation = t.use_deviation_thresholds.unwrap_or(false);
-        let thresholds =
-            check_thresholds(t.thresholds.as_ref(), &format!("{base}.thresholds"), errs);
+        let (source, source_ok) = check_source(t.metrics_utilization.as_ref(), &base, errs);
+        let thresholds = check_thresholds(
+            t.thresholds.as_ref(),
+            &format!("{base}.thresholds"),
+            &source,
+            errs,
+        );
         let targets = check_thresholds(
             t.target_thresholds.as_ref(),
             &format!("{base}.targetThresholds"),
+            &source,
             errs,
         );
-        let mut ok = thresholds.is_some() && targets.is_some();
+        let mut ok = source_ok && thresholds.is_some() && targets.is_some();
         let mut thresholds = thresholds
             .or_else(|| t.thresholds.clone())
             .unwrap_or_default();
@@ -84,8 +92,8 @@ impl Strategy for LowNodeUtilization {
                     ok = false;
                 }
             }
-            fill_natives(&mut thresholds);
-            fill_natives(&mut target_thresholds);
+            fill_natives(&mut thresholds, &source);
+            fill_natives(&mut target_thresholds, &source);
         }
         let per_node_limit = match t.eviction_limits.as_ref().and_then(|l| l.node) {
             Some(n) if n < 0 => {
@@ -104,6 +112,7 @@ impl Strategy for LowNodeUtilization {
             number_of_nodes: t.number_of_nodes.unwrap_or(0).max(0).unsigned_abs(),
             use_deviation_thresholds: deviation,
             per_node_limit,
+            source,
         })
     }
 
@@ -114,24 +123,46 @@ impl Strategy for LowNodeUtilization {
             number_of_nodes,
             use_deviation_thresholds,
             per_node_limit,
+            source,
         } = self;
         let snap = ledger.snap;
         let nodes: Vec<NodeId> = ledger.processed_nodes().collect();
+        let mut loads = match Loads::new(ledger, source, &nodes) {
+            Ok(l) => l,
+            Err(why) => return ledger.fail(why),
+        };
         let (low, high) = if *use_deviation_thresholds {
-            deviation_limits(ledger, &nodes, thresholds, target_thresholds)
+            deviation_limits(&loads, ledger, &nodes, thresholds, target_thresholds)
         } else {
             (thresholds.clone(), target_thresholds.clone())
         };
         let under: Vec<NodeId> = nodes
             .iter()
             .copied()
-            .filter(|&n| !snap.node(n).unschedulable && below_all(ledger, n, &low))
+            .filter(|&n| !snap.node(n).unschedulable && below_all(&loads, ledger, n, &low))
             .collect();
         let mut over: Vec<NodeId> = nodes
             .iter()
             .copied()
-            .filter(|&n| above_any(ledger, n, &high))
+            .filter(|&n| above_any(&loads, ledger, n, &high))
             .collect();
+        if loads.is_measured() {
+            let figures = nodes
+                .iter()
+                .take(MAX_FIGURES)
+                .map(|&n| {
+                    let class = if over.contains(&n) {
+                        NodeClass::Overutilized
+                    } else if under.contains(&n) {
+                        NodeClass::Underutilized
+                    } else {
+                        NodeClass::Appropriate
+                    };
+                    loads.figure(ledger, n, class, &high)
+                })
+                .collect();
+            ledger.record_usage(source.as_str(), figures);
+        }
         if under.is_empty()
             || under.len() <= *number_of_nodes as usize
             || under.len() == nodes.len()
@@ -141,29 +172,25 @@ impl Strategy for LowNodeUtilization {
         }
         // Spare room below the target on the underutilized nodes; natives the maps omit count as 100%.
         let mut resources: Vec<&str> = high.keys().map(String::as_str).collect();
-        for r in ["cpu", "memory", "pods"] {
-            if !resources.contains(&r) {
-                resources.push(r);
+        if loads.knows_pods() {
+            for r in ["cpu", "memory", "pods"] {
+                if !resources.contains(&r) {
+                    resources.push(r);
+                }
             }
         }
         let mut spare: Capacity = resources
             .iter()
             .map(|&r| {
                 let pct = high.get(r).copied().unwrap_or(100.0);
-                let room: i64 = under
-                    .iter()
-                    .map(|&n| {
-                        (snap.node(n).allocatable.get(r) as f64 * pct / 100.0) as i64
-                            - ledger.usage(n).get(r)
-                    })
-                    .sum();
+                let room: i64 = under.iter().map(|&n| loads.room(ledger, n, r, pct)).sum();
                 (r.to_string(), room)
             })
             .collect();
 
         over.sort_by(|&a, &b| {
-            score(ledger, b, &high)
-                .total_cmp(&score(ledger, a, &high))
+            score(&loads, ledger, b, &high)
+                .total_cmp(&score(&loads, ledger, a, &high))
                 .then(a.cmp(&b))
         });
         for node in over {
@@ -177,7 +204,12 @@ impl Strategy for LowNodeUtilization {
             pods.sort_by_key(|&p| (eviction_order(snap, p), p));
             let mut evicted_here = 0;
             for id in pods {
-                if !above_any(ledger, node, &high) || !all_positive(&spare) {
+                if !above_any(&loads, ledger, node, &high) || !all_positive(&spare) {
+                    break;
+                }
+                // Prometheus says nothing of a pod's share: one pod per
+                // overutilized node per run, and the next run measures again.
+                if !loads.knows_pods() && evicted_here > 0 {
                     break;
                 }
                 if per_node_limit.is_some_and(|max| evicted_here >= max) {
@@ -201,13 +233,24 @@ impl Strategy for LowNodeUtilization {
                     ledger.record_skip(SkipReason::NoFit);
                     continue;
                 }
-                let reason = format!(
+                let share = loads.share(ledger, id);
+                if loads.knows_pods() && share.is_none() {
+                    ledger.record_skip(SkipReason::NoMetrics);
+                    continue;
+                }
+                let mut reason = format!(
                     "{} is overutilized ({})",
                     snap.node(node).name,
-                    describe(ledger, node, &high)
+                    describe(&loads, ledger, node, &high)
                 );
+                if loads.is_measured() {
+                    reason.push_str(&format!(", measured by {}", source.as_str()));
+                }
                 if ledger.try_evict(id, reason) == Outcome::Evicted {
-                    take(&mut spare, &snap.pod(id).requests);
+                    if let Some(share) = &share {
+                        take(&mut spare, share);
+                    }
+                    loads.evicted(ledger, id);
                     evicted_here += 1;
                 }
             }
@@ -218,6 +261,7 @@ impl Strategy for LowNodeUtilization {
 /// With deviation thresholds, the limits are the mean usage minus `thresholds`
 /// and plus `targetThresholds`, clamped to 0..100.
 fn deviation_limits(
+    loads: &Loads<'_>,
     ledger: &Ledger<'_>,
     nodes: &[NodeId],
     thresholds: &Thresholds,
@@ -227,7 +271,11 @@ fn deviation_limits(
         if nodes.is_empty() {
             0.0
         } else {
-            nodes.iter().map(|&n| percent(ledger, n, r)).sum::<f64>() / nodes.len() as f64
+            nodes
+                .iter()
+                .map(|&n| loads.percent(ledger, n, r))
+                .sum::<f64>()
+                / nodes.len() as f64
         }
     };
     let low = thresholds
@@ -241,11 +289,16 @@ fn deviation_limits(
     (low, high)
 }
 
-fn describe(ledger: &Ledger<'_>, node: NodeId, limits: &Thresholds) -> String {
+fn describe(loads: &Loads<'_>, ledger: &Ledger<'_>, node: NodeId, limits: &Thresholds) -> String {
     limits
         .iter()
-        .filter(|(r, limit)| percent(ledger, node, r) > **limit)
-        .map(|(r, limit)| format!("{r} {:.0}% > {limit:.0}%", percent(ledger, node, r)))
+        .filter(|(r, limit)| loads.percent(ledger, node, r) > **limit)
+        .map(|(r, limit)| {
+            format!(
+                "{r} {:.0}% > {limit:.0}%",
+                loads.percent(ledger, node, r)
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
