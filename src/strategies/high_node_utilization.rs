@@ -72,6 +72,10 @@ impl Strategy for HighNodeUtilization {
         })
     }
 
+    fn usage_source(&self) -> UsageSource {
+        self.source.clone()
+    }
+
     fn run(&self, ledger: &mut Ledger<'_>) {
         let Self {
             thresholds,
@@ -352,5 +356,38 @@ mod tests {
         assert_eq!(r.evicted(), ["n2-1", "low", "be", "bu", "g"]);
         let r = c.run(&format!("maxNoOfPodsToEvictTotal: 2\n{}", hnu("")));
         assert_eq!(r.evicted(), ["n2-1", "low"]);
+    }
+
+    #[test]
+    fn measured_usage_finds_the_idle_node() {
+        // By requests every node is at 25% cpu; n1's pods use almost nothing.
+        let c = Cluster::with_nodes(3)
+            .pods(load("n1", 1, "1"))
+            .pods(load("n2", 1, "1"))
+            .pods(load("n3", 1, "1"));
+        let by_usage = hnu(", metricsUtilization: {source: KubernetesMetrics}");
+        assert!(c.run(&hnu("")).evicted().is_empty());
+        let usage = kube_usage(
+            &[("n1", "100m", "1Gi"), ("n2", "2", "1Gi"), ("n3", "2", "1Gi")],
+            &[("n1-1", "100m", "1Gi"), ("n2-1", "2", "1Gi"), ("n3-1", "2", "1Gi")],
+        );
+        let r = c.run_with_usage(&by_usage, usage);
+        assert_eq!(r.evicted(), ["n1-1"]);
+        let t = r.tally("HighNodeUtilization");
+        assert_eq!(t.figures.len(), 3);
+        assert_eq!(t.figures[0].class, crate::plan::NodeClass::Underutilized);
+        let r = c.run_with_usage(&by_usage, Default::default());
+        assert!(r.evicted().is_empty());
+        assert!(t.error.is_none() && r.tally("HighNodeUtilization").error.is_some());
+    }
+
+    #[test]
+    fn prometheus_validation() {
+        let c = Cluster::with_nodes(2);
+        let errs = c.invalid("strategies: {HighNodeUtilization: {params: {nodeResourceUtilizationThresholds: {thresholds: {MetricResource: 20}, evictionModes: [OnlyThresholdingResources], metricsUtilization: {source: Prometheus, prometheus: {query: up}}}}}}");
+        assert_eq!(
+            errs[0].path,
+            "spec.strategies.HighNodeUtilization.params.nodeResourceUtilizationThresholds.evictionModes"
+        );
     }
 }

@@ -116,6 +116,10 @@ impl Strategy for LowNodeUtilization {
         })
     }
 
+    fn usage_source(&self) -> UsageSource {
+        self.source.clone()
+    }
+
     fn run(&self, ledger: &mut Ledger<'_>) {
         let Self {
             thresholds,
@@ -522,5 +526,151 @@ mod tests {
         let r = c.run(YAML);
         assert!(r.evicted().is_empty());
         assert_eq!(r.skipped(), [("NotEvictable:DaemonSetPod".to_string(), 4)]);
+    }
+
+    const BY_USAGE: &str = "strategies: {LowNodeUtilization: {params: {nodeResourceUtilizationThresholds: {thresholds: {cpu: 20, memory: 20}, targetThresholds: {cpu: 50, memory: 50}, metricsUtilization: {source: KubernetesMetrics}}}}}";
+    const BY_REQUESTS: &str = "strategies: {LowNodeUtilization: {params: {nodeResourceUtilizationThresholds: {thresholds: {cpu: 20, memory: 20}, targetThresholds: {cpu: 50, memory: 50}}}}}";
+
+    /// Equal requests (25% cpu each); n1's pods use far more than they request.
+    fn hot() -> Cluster {
+        Cluster::with_nodes(2)
+            .pods([
+                pod("hog").on("n1").req("500m", "1Gi"),
+                pod("small").on("n1").req("500m", "1Gi").priority(5),
+            ])
+            .pods([pod("calm").on("n2").req("1", "1Gi")])
+    }
+
+    fn hot_usage() -> crate::snapshot::UsageInput {
+        kube_usage(
+            &[("n1", "3600m", "2Gi"), ("n2", "200m", "1Gi")],
+            &[
+                ("hog", "3000m", "1Gi"),
+                ("small", "600m", "1Gi"),
+                ("calm", "200m", "1Gi"),
+            ],
+        )
+    }
+
+    #[test]
+    fn measured_usage_classifies_where_requests_see_balance() {
+        let c = hot();
+        assert!(c.run(BY_REQUESTS).evicted().is_empty());
+        let r = c.run_with_usage(BY_USAGE, hot_usage());
+        // 90% cpu: moving hog frees 3000m of it, so n1 is at 15%, below the target.
+        assert_eq!(r.evicted(), ["hog"]);
+        let t = r.tally("LowNodeUtilization");
+        assert_eq!(t.error, None);
+        assert_eq!(t.source, Some("KubernetesMetrics"));
+        let classes: Vec<_> = t.figures.iter().map(|f| (f.class, f.cpu)).collect();
+        assert_eq!(
+            classes,
+            [
+                (crate::plan::NodeClass::Overutilized, Some(3600)),
+                (crate::plan::NodeClass::Underutilized, Some(200)),
+            ]
+        );
+        assert_eq!(t.figures[0].percent.get("cpu"), Some(&90.0));
+        assert!(r.result.evictions[0].reason.contains("measured by KubernetesMetrics"));
+    }
+
+    #[test]
+    fn missing_metrics_fail_the_strategy_without_guessing() {
+        let c = hot();
+        let only_n1 = kube_usage(&[("n1", "3600m", "2Gi")], &[("hog", "3", "1Gi")]);
+        let r = c.run_with_usage(BY_USAGE, only_n1);
+        assert!(r.evicted().is_empty());
+        assert_eq!(
+            r.tally("LowNodeUtilization").error.as_deref(),
+            Some("metrics.k8s.io has no NodeMetrics for n2")
+        );
+        let down = crate::snapshot::UsageInput {
+            kubernetes: Some(Err("the server is currently unable to handle the request".into())),
+            ..Default::default()
+        };
+        let r = c.run_with_usage(BY_USAGE, down);
+        assert!(r.evicted().is_empty());
+        assert_eq!(
+            r.tally("LowNodeUtilization").error.as_deref(),
+            Some("no usage from metrics.k8s.io: the server is currently unable to handle the request")
+        );
+    }
+
+    #[test]
+    fn a_pod_without_pod_metrics_is_not_moved() {
+        let usage = kube_usage(
+            &[("n1", "3600m", "2Gi"), ("n2", "200m", "1Gi")],
+            &[("small", "600m", "1Gi"), ("calm", "200m", "1Gi")],
+        );
+        let r = hot().run_with_usage(BY_USAGE, usage);
+        // hog has none; small frees 600m: n1 at 75%, still over, nothing else to take.
+        assert_eq!(r.evicted(), ["small"]);
+        assert_eq!(r.skipped(), [("NoMetrics".to_string(), 1)]);
+    }
+
+    #[test]
+    fn prometheus_moves_one_pod_per_overutilized_node() {
+        let yaml = "strategies: {LowNodeUtilization: {params: {nodeResourceUtilizationThresholds: {thresholds: {MetricResource: 20}, targetThresholds: {MetricResource: 50}, metricsUtilization: {source: Prometheus, prometheus: {query: q}}}}}}";
+        let c = Cluster::with_nodes(3).pods(load("n1", 3, "100m"));
+        let usage = |values: &[(&str, f64)]| crate::snapshot::UsageInput {
+            prometheus: [(
+                "q".to_string(),
+                Ok(values.iter().map(|(n, v)| (n.to_string(), *v)).collect()),
+            )]
+            .into(),
+            ..Default::default()
+        };
+        let r = c.run_with_usage(yaml, usage(&[("n1", 0.9), ("n2", 0.1), ("n3", 0.3)]));
+        assert_eq!(r.evicted(), ["n1-1"]);
+        let t = r.tally("LowNodeUtilization");
+        assert_eq!(t.figures[0].percent.get("MetricResource"), Some(&90.0));
+        let r = c.run_with_usage(yaml, usage(&[("n1", 0.9), ("n2", 0.1)]));
+        assert!(r.evicted().is_empty());
+        assert!(
+            r.tally("LowNodeUtilization")
+                .error
+                .as_deref()
+                .is_some_and(|e| e.ends_with("for n3")),
+        );
+    }
+
+    #[test]
+    fn metrics_validation_names_the_field() {
+        let base = "spec.strategies.LowNodeUtilization.params.nodeResourceUtilizationThresholds";
+        let c = Cluster::with_nodes(2);
+        let lnu = |t: &str, tt: &str, m: &str| {
+            format!(
+                "strategies: {{LowNodeUtilization: {{params: {{nodeResourceUtilizationThresholds: {{thresholds: {t}, targetThresholds: {tt}, metricsUtilization: {m}}}}}}}}}"
+            )
+        };
+        let paths = |yaml: String| -> Vec<String> {
+            c.invalid(&yaml).into_iter().map(|e| e.path).collect()
+        };
+        assert_eq!(
+            paths(lnu("{example.com/gpu: 10}", "{example.com/gpu: 20}", "{source: KubernetesMetrics}")),
+            [format!("{base}.thresholds.example.com/gpu"), format!("{base}.targetThresholds.example.com/gpu")]
+        );
+        assert_eq!(
+            paths(lnu("{MetricResource: 10}", "{MetricResource: 20}", "{source: Prometheus}")),
+            [format!("{base}.metricsUtilization.prometheus.query")]
+        );
+        assert_eq!(
+            paths(lnu("{cpu: 10}", "{cpu: 20}", "{source: Prometheus, prometheus: {query: up}}")),
+            [format!("{base}.thresholds.cpu"), format!("{base}.targetThresholds.cpu")]
+        );
+        assert_eq!(
+            paths(lnu("{MetricResource: 10}", "{MetricResource: 20}", "{source: KubernetesMetrics}")),
+            [format!("{base}.thresholds.MetricResource"), format!("{base}.targetThresholds.MetricResource")]
+        );
+        assert_eq!(
+            paths(lnu("{cpu: 10}", "{cpu: 20}", "{source: KubernetesMetrics, prometheus: {query: up}}")),
+            [format!("{base}.metricsUtilization.prometheus")]
+        );
+        let ok = c.policy(&lnu("{MetricResource: 10}", "{MetricResource: 20}", "{source: Prometheus, prometheus: {query: up}}"));
+        assert_eq!(
+            ok.usage_sources().into_iter().collect::<Vec<_>>(),
+            [crate::snapshot::UsageSource::Prometheus { query: "up".into() }]
+        );
+        assert!(c.policy(BY_REQUESTS).usage_sources().is_empty());
     }
 }
