@@ -20,6 +20,9 @@ fn simulate(policy: &Path, cluster: &Path, output: &str) -> Output {
         .arg(policy)
         .arg("--cluster")
         .arg(cluster)
+        // Read only by the policies that balance by measured usage.
+        .arg("--metrics")
+        .arg(root().join("examples/metrics.json"))
         .current_dir(root())
         .output()
         .expect("the descheduler binary runs")

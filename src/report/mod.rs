@@ -111,11 +111,7 @@ impl RunReport {
                     .collect(),
                 error: t.error.clone(),
                 usage_source: t.source.map(str::to_string),
-                node_usage: t
-                    .figures
-                    .iter()
-                    .map(|f| node_usage(snap, f))
-                    .collect(),
+                node_usage: t.figures.iter().map(|f| node_usage(snap, f)).collect(),
                 ..Default::default()
             })
             .collect();

@@ -71,6 +71,11 @@ impl MeasuredUsage {
         }
     }
 
+    /// The Prometheus queries of this run.
+    pub fn prometheus_queries(&self) -> Vec<&str> {
+        self.prometheus.keys().map(String::as_str).collect()
+    }
+
     /// The query's value per node (a ratio); `Err` with why it is not there.
     pub fn prometheus(&self, query: &str) -> Result<&PerNode<Option<f64>>, String> {
         match self.prometheus.get(query) {
@@ -88,8 +93,7 @@ impl Snapshot {
         let node_of = |name: &str| self.node_id(name);
         let kubernetes = input.kubernetes.map(|r| {
             r.map(|m| {
-                let mut nodes: PerNode<Option<Resources>> =
-                    PerNode::filled(self.nodes.len(), None);
+                let mut nodes: PerNode<Option<Resources>> = PerNode::filled(self.nodes.len(), None);
                 for (name, u) in m.nodes {
                     if let Some(id) = node_of(&name) {
                         nodes[id] = Some(u);

@@ -368,8 +368,16 @@ mod tests {
         let by_usage = hnu(", metricsUtilization: {source: KubernetesMetrics}");
         assert!(c.run(&hnu("")).evicted().is_empty());
         let usage = kube_usage(
-            &[("n1", "100m", "1Gi"), ("n2", "2", "1Gi"), ("n3", "2", "1Gi")],
-            &[("n1-1", "100m", "1Gi"), ("n2-1", "2", "1Gi"), ("n3-1", "2", "1Gi")],
+            &[
+                ("n1", "100m", "1Gi"),
+                ("n2", "2", "1Gi"),
+                ("n3", "2", "1Gi"),
+            ],
+            &[
+                ("n1-1", "100m", "1Gi"),
+                ("n2-1", "2", "1Gi"),
+                ("n3-1", "2", "1Gi"),
+            ],
         );
         let r = c.run_with_usage(&by_usage, usage);
         assert_eq!(r.evicted(), ["n1-1"]);

@@ -3,8 +3,8 @@
 
 use super::Strategy;
 use super::utilization::{
-    Capacity, Loads, MAX_FIGURES, Thresholds, above_any, all_positive, below_all,
-    check_source, check_thresholds, fill_natives, score, take,
+    Capacity, Loads, MAX_FIGURES, Thresholds, above_any, all_positive, below_all, check_source,
+    check_thresholds, fill_natives, score, take,
 };
 use crate::api;
 use crate::plan::eligibility::{SkipReason, eviction_order};
@@ -297,12 +297,7 @@ fn describe(loads: &Loads<'_>, ledger: &Ledger<'_>, node: NodeId, limits: &Thres
     limits
         .iter()
         .filter(|(r, limit)| loads.percent(ledger, node, r) > **limit)
-        .map(|(r, limit)| {
-            format!(
-                "{r} {:.0}% > {limit:.0}%",
-                loads.percent(ledger, node, r)
-            )
-        })
+        .map(|(r, limit)| format!("{r} {:.0}% > {limit:.0}%", loads.percent(ledger, node, r)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -571,7 +566,11 @@ mod tests {
             ]
         );
         assert_eq!(t.figures[0].percent.get("cpu"), Some(&90.0));
-        assert!(r.result.evictions[0].reason.contains("measured by KubernetesMetrics"));
+        assert!(
+            r.result.evictions[0]
+                .reason
+                .contains("measured by KubernetesMetrics")
+        );
     }
 
     #[test]
@@ -585,14 +584,18 @@ mod tests {
             Some("metrics.k8s.io has no NodeMetrics for n2")
         );
         let down = crate::snapshot::UsageInput {
-            kubernetes: Some(Err("the server is currently unable to handle the request".into())),
+            kubernetes: Some(Err(
+                "the server is currently unable to handle the request".into()
+            )),
             ..Default::default()
         };
         let r = c.run_with_usage(BY_USAGE, down);
         assert!(r.evicted().is_empty());
         assert_eq!(
             r.tally("LowNodeUtilization").error.as_deref(),
-            Some("no usage from metrics.k8s.io: the server is currently unable to handle the request")
+            Some(
+                "no usage from metrics.k8s.io: the server is currently unable to handle the request"
+            )
         );
     }
 
@@ -647,26 +650,59 @@ mod tests {
             c.invalid(&yaml).into_iter().map(|e| e.path).collect()
         };
         assert_eq!(
-            paths(lnu("{example.com/gpu: 10}", "{example.com/gpu: 20}", "{source: KubernetesMetrics}")),
-            [format!("{base}.thresholds.example.com/gpu"), format!("{base}.targetThresholds.example.com/gpu")]
+            paths(lnu(
+                "{example.com/gpu: 10}",
+                "{example.com/gpu: 20}",
+                "{source: KubernetesMetrics}"
+            )),
+            [
+                format!("{base}.thresholds.example.com/gpu"),
+                format!("{base}.targetThresholds.example.com/gpu")
+            ]
         );
         assert_eq!(
-            paths(lnu("{MetricResource: 10}", "{MetricResource: 20}", "{source: Prometheus}")),
+            paths(lnu(
+                "{MetricResource: 10}",
+                "{MetricResource: 20}",
+                "{source: Prometheus}"
+            )),
             [format!("{base}.metricsUtilization.prometheus.query")]
         );
         assert_eq!(
-            paths(lnu("{cpu: 10}", "{cpu: 20}", "{source: Prometheus, prometheus: {query: up}}")),
-            [format!("{base}.thresholds.cpu"), format!("{base}.targetThresholds.cpu")]
+            paths(lnu(
+                "{cpu: 10}",
+                "{cpu: 20}",
+                "{source: Prometheus, prometheus: {query: up}}"
+            )),
+            [
+                format!("{base}.thresholds.cpu"),
+                format!("{base}.targetThresholds.cpu")
+            ]
         );
         assert_eq!(
-            paths(lnu("{MetricResource: 10}", "{MetricResource: 20}", "{source: KubernetesMetrics}")),
-            [format!("{base}.thresholds.MetricResource"), format!("{base}.targetThresholds.MetricResource")]
+            paths(lnu(
+                "{MetricResource: 10}",
+                "{MetricResource: 20}",
+                "{source: KubernetesMetrics}"
+            )),
+            [
+                format!("{base}.thresholds.MetricResource"),
+                format!("{base}.targetThresholds.MetricResource")
+            ]
         );
         assert_eq!(
-            paths(lnu("{cpu: 10}", "{cpu: 20}", "{source: KubernetesMetrics, prometheus: {query: up}}")),
+            paths(lnu(
+                "{cpu: 10}",
+                "{cpu: 20}",
+                "{source: KubernetesMetrics, prometheus: {query: up}}"
+            )),
             [format!("{base}.metricsUtilization.prometheus")]
         );
-        let ok = c.policy(&lnu("{MetricResource: 10}", "{MetricResource: 20}", "{source: Prometheus, prometheus: {query: up}}"));
+        let ok = c.policy(&lnu(
+            "{MetricResource: 10}",
+            "{MetricResource: 20}",
+            "{source: Prometheus, prometheus: {query: up}}",
+        ));
         assert_eq!(
             ok.usage_sources().into_iter().collect::<Vec<_>>(),
             [crate::snapshot::UsageSource::Prometheus { query: "up".into() }]

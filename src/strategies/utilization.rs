@@ -151,13 +151,19 @@ enum Kind<'s> {
         pods: &'s PerPod<Option<Resources>>,
     },
     /// Percent per node; a pod's share is not known.
-    Prometheus { percent: PerNode<f64> },
+    Prometheus {
+        percent: PerNode<f64>,
+    },
 }
 
 impl<'s> Loads<'s> {
     /// The view for `source`; `Err` (a message for status) when a node in
     /// `nodes` has no measurement: the strategy then does nothing this run.
-    pub fn new(ledger: &Ledger<'s>, source: &UsageSource, nodes: &[NodeId]) -> Result<Self, String> {
+    pub fn new(
+        ledger: &Ledger<'s>,
+        source: &UsageSource,
+        nodes: &[NodeId],
+    ) -> Result<Self, String> {
         let snap: &'s Snapshot = ledger.snap;
         let kind = match source {
             UsageSource::Requests => Kind::Requests,
@@ -323,14 +329,24 @@ fn sub_measured(node: &mut Resources, pod: &Resources) {
 }
 
 /// Below the threshold for every listed resource.
-pub fn below_all(loads: &Loads<'_>, ledger: &Ledger<'_>, node: NodeId, limits: &Thresholds) -> bool {
+pub fn below_all(
+    loads: &Loads<'_>,
+    ledger: &Ledger<'_>,
+    node: NodeId,
+    limits: &Thresholds,
+) -> bool {
     limits
         .iter()
         .all(|(r, &limit)| loads.percent(ledger, node, r) < limit)
 }
 
 /// Above the threshold for any listed resource.
-pub fn above_any(loads: &Loads<'_>, ledger: &Ledger<'_>, node: NodeId, limits: &Thresholds) -> bool {
+pub fn above_any(
+    loads: &Loads<'_>,
+    ledger: &Ledger<'_>,
+    node: NodeId,
+    limits: &Thresholds,
+) -> bool {
     limits
         .iter()
         .any(|(r, &limit)| loads.percent(ledger, node, r) > limit)
