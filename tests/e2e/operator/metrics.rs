@@ -318,18 +318,7 @@ async fn a_metrics_outage_fails_the_strategy_for_the_run_and_the_next_run_recove
     metrics_server("stop");
     // The collector notices at its next poll (every 5 s): ask for runs until
     // one reports the outage.
-    let mut i = 0;
-    let failed = loop {
-        i += 1;
-        s.run_now(&name, &format!("down-{i}")).await;
-        let want = format!("down-{i}");
-        let (_, run) = s
-            .wait_run_where(&name, WAIT, |r| r.trigger.as_deref() == Some(&want))
-            .await;
-        if counts(&run, LOW).error.is_some() || i >= 10 {
-            break run;
-        }
-    };
+    let failed = run_until(s, &name, "down", |c| c.error.is_some()).await;
     metrics_server("start");
     let c = counts(&failed, LOW);
     let error = c.error.clone().unwrap_or_default();
@@ -350,18 +339,7 @@ async fn a_metrics_outage_fails_the_strategy_for_the_run_and_the_next_run_recove
 
     // Back up: the next run that sees metrics plans again.
     wait_node_metrics(&s.client, &h.hot, 3400, s.name(), &[]).await;
-    let mut i = 0;
-    let recovered = loop {
-        i += 1;
-        let want = format!("up-{i}");
-        s.run_now(&name, &want).await;
-        let (_, run) = s
-            .wait_run_where(&name, WAIT, |r| r.trigger.as_deref() == Some(&want))
-            .await;
-        if counts(&run, LOW).error.is_none() || i >= 10 {
-            break run;
-        }
-    };
+    let recovered = run_until(s, &name, "up", |c| c.error.is_none()).await;
     let c = counts(&recovered, LOW);
     assert_eq!(
         (c.error.as_deref(), c.would_evict),
@@ -369,6 +347,34 @@ async fn a_metrics_outage_fails_the_strategy_for_the_run_and_the_next_run_recove
         "{recovered:?}"
     );
     assert_eq!(recovered.result.map(|r| r.as_str()), Some("Succeeded"));
+}
+
+/// Triggers runs (run-now `<tag>-<i>`), polling about once a second, until
+/// one whose LowNodeUtilization counts satisfy `done`; returns that run.
+async fn run_until(
+    s: &Scenario,
+    name: &str,
+    tag: &str,
+    done: impl Fn(&StrategyCounts) -> bool,
+) -> LastRun {
+    let deadline = std::time::Instant::now() + METRICS_WAIT;
+    let mut i = 0;
+    loop {
+        i += 1;
+        let want = format!("{tag}-{i}");
+        s.run_now(name, &want).await;
+        let (_, run) = s
+            .wait_run_where(name, WAIT, |r| r.trigger.as_deref() == Some(&want))
+            .await;
+        if done(counts(&run, LOW)) {
+            return run;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no run of {name} as wanted within {METRICS_WAIT:?}; the last: {run:?}"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// One sample per node: the CPU used over the last scrapes / allocatable.
