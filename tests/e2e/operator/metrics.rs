@@ -306,7 +306,7 @@ async fn a_metrics_outage_fails_the_strategy_for_the_run_and_the_next_run_recove
     let _serial = LOCK.lock().await;
     let h = hot_and_cold("op-outage").await;
     let s = &h.s;
-    let _op = Operator::start(&s.ns, "op", &[]).await;
+    let op = Operator::start(&s.ns, "op", &[]).await;
     // A dry run keeps the situation as it is from run to run.
     let mut spec = lnu(Some(json!({"source": "KubernetesMetrics"})));
     spec["dryRun"] = json!(true);
@@ -335,6 +335,13 @@ async fn a_metrics_outage_fails_the_strategy_for_the_run_and_the_next_run_recove
     assert!(
         failed.message.as_deref().unwrap_or_default().contains(LOW),
         "{failed:?}"
+    );
+    let failures = op
+        .metric_sum("descheduler_strategy_failures_total", &[("strategy", LOW)])
+        .await;
+    assert!(
+        failures >= 1.0,
+        "descheduler_strategy_failures_total: {failures}"
     );
 
     // Back up: the next run that sees metrics plans again.
