@@ -16,6 +16,7 @@ use super::metrics_api::{self, MetricsList};
 use crate::snapshot::{KubeMetrics, Resources};
 
 pub const POLL: Duration = Duration::from_secs(5);
+const POLL_TIMEOUT: Duration = Duration::from_secs(10);
 /// The weight of the previous value (upstream's beta).
 const BETA: f64 = 0.9;
 const NODES_PATH: &str = "/apis/metrics.k8s.io/v1beta1/nodes";
@@ -28,6 +29,8 @@ pub enum CollectError {
         path: &'static str,
         source: http::Error,
     },
+    #[error("no answer from metrics.k8s.io within {0:?}")]
+    Timeout(Duration),
     #[error("GET {path}: {source}")]
     Api {
         path: &'static str,
@@ -170,7 +173,11 @@ impl KubeCollector {
 }
 
 async fn poll(inner: &Inner) {
-    let result = fetch(&inner.client).await;
+    // A hanging aggregated API must not hold up the runner (all policies).
+    let result = match tokio::time::timeout(POLL_TIMEOUT, fetch(&inner.client)).await {
+        Ok(r) => r,
+        Err(_) => Err(CollectError::Timeout(POLL_TIMEOUT)),
+    };
     let Ok(mut state) = inner.state.lock() else {
         return;
     };

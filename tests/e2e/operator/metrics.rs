@@ -240,6 +240,47 @@ fn lnu(metrics: Option<Value>) -> Value {
     json!({"interval": "1h", "strategies": {LOW: {"params": {"nodeResourceUtilizationThresholds": t}}}})
 }
 
+/// `descheduler simulate --output json` of a policy with `spec` (scoped to
+/// the test's nodes and namespace) against the live cluster.
+async fn simulate_live(s: &Scenario, mut spec: Value) -> Value {
+    spec["nodeSelector"] = json!(format!("{}={}", support::POOL_LABEL, s.name()));
+    // As Scenario::create_policy: every candidate here is a single replica.
+    spec["singleReplicaStrategy"] = json!("Evict");
+    for st in spec["strategies"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|m| m.values_mut())
+    {
+        st["params"]["namespaces"] = json!({"include": [s.name()]});
+    }
+    let manifest = json!({
+        "apiVersion": "descheduler.dev/v1alpha1",
+        "kind": "DeschedulerPolicy",
+        "metadata": {"name": "simulated"},
+        "spec": spec,
+    });
+    let dir = root().join(".cache/e2e-logs");
+    std::fs::create_dir_all(&dir).expect("create .cache/e2e-logs");
+    let file = dir.join(format!("{}-policy.json", s.name()));
+    std::fs::write(&file, manifest.to_string()).expect("write the policy");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_descheduler"))
+        .arg("simulate")
+        .arg("--policy")
+        .arg(&file)
+        .arg("--kubeconfig")
+        .arg(support::kubeconfig_path())
+        .args(["--output", "json"])
+        .output()
+        .await
+        .expect("run descheduler simulate");
+    assert!(
+        out.status.success(),
+        "simulate failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("simulate prints JSON")
+}
+
 #[tokio::test]
 async fn kubernetes_metrics_drain_the_hot_node_and_status_agrees_with_kubectl_top() {
     if !metrics_available("kubernetes_metrics_drain_the_hot_node") {
@@ -257,6 +298,29 @@ async fn kubernetes_metrics_drain_the_hot_node_and_status_agrees_with_kubectl_to
     let c = counts(&run, LOW);
     assert_eq!((c.evicted, c.error.as_deref()), (0, None), "{run:?}");
     assert!(c.node_usage.is_empty() && c.usage_source.is_none(), "{c:?}");
+
+    // simulate against the live cluster reads metrics.k8s.io too, and plans
+    // what the operator is about to do.
+    let plan = simulate_live(s, lnu(Some(json!({"source": "KubernetesMetrics"})))).await;
+    let evicted: Vec<&str> = plan["evictions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert_eq!(evicted, [h.hog.name.as_str()], "{plan}");
+    let hot_entry = plan["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|n| n["name"] == h.hot.as_str())
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        hot_entry["usage"]["cpu"].as_f64().unwrap_or(0.0) > 80.0
+            && hot_entry["before"]["cpu"].as_f64() == Some(25.0),
+        "usage next to requests: {hot_entry}"
+    );
 
     // By usage the hot node is overutilized: the hog goes, and that is enough.
     let before = s.all_pods().await;
