@@ -141,12 +141,43 @@ impl Snapshot {
         &self.measured
     }
 
-    /// Names of `nodes`, for messages.
+    /// Names of `nodes` for a message, at most ten of them (status stays small
+    /// on a large cluster).
     pub fn node_names(&self, nodes: &[NodeId]) -> String {
-        nodes
+        const SHOWN: usize = 10;
+        let mut text = nodes
             .iter()
+            .take(SHOWN)
             .map(|&n| self.node(n).name.as_str())
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", ");
+        if nodes.len() > SHOWN {
+            text.push_str(&format!(" and {} more", nodes.len() - SHOWN));
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::*;
+
+    #[test]
+    fn usage_is_matched_by_name_and_messages_stay_short() {
+        let snap = Cluster::with_nodes(12)
+            .pod(pod("p").on("n1"))
+            .snapshot()
+            .with_usage(kube_usage(
+                &[("n1", "1", "1Gi"), ("gone", "1", "1Gi")],
+                &[("p", "100m", "1Mi"), ("other", "1", "1Mi")],
+            ));
+        let ku = snap.measured().kubernetes().unwrap();
+        let n1 = snap.node_id("n1").unwrap();
+        assert_eq!(ku.nodes[n1].as_ref().map(|r| r.cpu), Some(1000));
+        assert_eq!(ku.nodes.values().filter(|n| n.is_some()).count(), 1);
+        assert_eq!(ku.pods.values().flatten().count(), 1);
+        let all: Vec<_> = snap.node_ids().collect();
+        assert!(snap.node_names(&all).ends_with(" and 2 more"));
+        assert!(snap.measured().prometheus("q").is_err());
     }
 }
