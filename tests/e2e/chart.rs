@@ -524,6 +524,9 @@ async fn every_optional_block_renders() {
         "--log-format=text",
         "--identity=$(POD_NAME)",
         "--policy-label-selector=shard=a",
+        "--prometheus-url=https://prometheus.monitoring.svc:9091",
+        "--prometheus-token-file=/var/run/secrets/prometheus/token",
+        "--prometheus-ca-file=/var/run/secrets/prometheus/ca.crt",
     ] {
         assert!(a.contains(&want.to_string()), "missing {want} in {a:?}");
     }
