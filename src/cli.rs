@@ -61,6 +61,14 @@ pub struct SimulateArgs {
     /// The clock for age-based rules (RFC 3339); default: now.
     #[arg(long)]
     pub now: Option<DateTime<Utc>>,
+    /// metrics.k8s.io usage for metricsUtilization.source KubernetesMetrics: what
+    /// `kubectl get --raw /apis/metrics.k8s.io/v1beta1/nodes` and `.../pods` print (JSON
+    /// documents or a YAML stream). Without it (and without --cluster) the live cluster's
+    /// metrics.k8s.io is read when the policy needs it.
+    #[arg(long)]
+    pub metrics: Option<PathBuf>,
+    #[command(flatten)]
+    pub prometheus: PrometheusArgs,
     #[arg(long, value_enum, default_value_t = Output::Table)]
     pub output: Output,
 }
@@ -107,8 +115,42 @@ pub struct RunArgs {
     /// Only reconcile DeschedulerPolicies whose labels match this selector (to shard policies between operators).
     #[arg(long)]
     pub policy_label_selector: Option<String>,
+    #[command(flatten)]
+    pub prometheus: PrometheusArgs,
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "DESCHEDULER_LOG_FORMAT")]
     pub log_format: LogFormat,
+}
+
+/// The Prometheus server of `metricsUtilization.source: Prometheus`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct PrometheusArgs {
+    /// Base URL of the Prometheus server (http:// or https://) that policies with
+    /// metricsUtilization.source Prometheus query.
+    #[arg(long, env = "DESCHEDULER_PROMETHEUS_URL")]
+    pub prometheus_url: Option<String>,
+    /// A file holding the bearer token sent to Prometheus (re-read as it changes).
+    #[arg(long, requires = "prometheus_url")]
+    pub prometheus_token_file: Option<PathBuf>,
+    /// PEM CA bundle to verify Prometheus' serving certificate (default: the system roots).
+    #[arg(long, requires = "prometheus_url")]
+    pub prometheus_ca_file: Option<PathBuf>,
+}
+
+impl PrometheusArgs {
+    pub fn client(
+        &self,
+    ) -> Result<Option<crate::usage::PrometheusClient>, crate::usage::PrometheusError> {
+        self.prometheus_url
+            .as_deref()
+            .map(|url| {
+                crate::usage::PrometheusClient::new(
+                    url,
+                    self.prometheus_token_file.as_deref(),
+                    self.prometheus_ca_file.as_deref(),
+                )
+            })
+            .transpose()
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

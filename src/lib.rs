@@ -31,5 +31,6 @@ pub mod status;
 pub mod strategies;
 #[cfg(test)]
 pub mod testing;
+pub mod usage;
 pub mod validation;
 pub mod yaml;

@@ -4,6 +4,7 @@ use clap::Parser;
 
 use descheduler::cli::{Cli, Command, ConvertArgs, LogFormat, Output, RunArgs, SimulateArgs};
 use descheduler::cluster::live;
+use descheduler::snapshot::UsageSource;
 use descheduler::{api, convert, dump, output, simulate};
 
 /// Bad input (files, YAML, policy) exits with 2, as SPEC §7 asks.
@@ -84,7 +85,9 @@ fn chain(e: &dyn std::error::Error) -> String {
 fn simulate_cmd(args: SimulateArgs) -> ExitCode {
     let now = args.now.unwrap_or_else(chrono::Utc::now);
     let result = match (&args.policy, &args.cluster) {
-        (Some(policy), Some(cluster)) => simulate::run(policy, cluster, now).map_err(Into::into),
+        (Some(policy), Some(cluster)) => {
+            simulate::run(policy, cluster, args.metrics.as_deref(), now).map_err(Into::into)
+        }
         _ => simulate_live(&args, now),
     };
     let sim = match result {
@@ -158,7 +161,31 @@ fn simulate_live(
             }
             None => (live::cluster_objects(&client).await?, Vec::new()),
         };
-        Ok(simulate::plan(manifest, &source, objects, warnings, now)?)
+        let mut usage = simulate::metrics_file(args.metrics.as_deref())?;
+        let prometheus = args
+            .prometheus
+            .client()
+            .map_err(|e| live::LiveError::Config(e.to_string()))?;
+        // Only the sources the policy reads are asked, and only when no file gave them.
+        for source in simulate::usage_sources(&manifest, &objects) {
+            match source {
+                UsageSource::KubernetesMetrics
+                    if usage.kubernetes.is_none() && args.cluster.is_none() =>
+                {
+                    usage.kubernetes = Some(live::kube_metrics(&client).await);
+                }
+                UsageSource::Prometheus { query } => {
+                    if let Some(p) = &prometheus {
+                        let r = p.query(&query).await.map_err(|e| e.to_string());
+                        usage.prometheus.insert(query, r);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(simulate::plan(
+            manifest, &source, objects, warnings, usage, now,
+        )?)
     })
 }
 

@@ -56,6 +56,13 @@ pub struct Metrics {
     pub run_duration: Family<PolicyLabels, Histogram, fn() -> Histogram>,
     pub strategy_duration: Family<StrategyLabels, Histogram, fn() -> Histogram>,
     pub replacements: Family<ReplacementLabels, Counter>,
+    pub strategy_failures: Family<StrategyFailureLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StrategyFailureLabels {
+    pub policy: String,
+    pub strategy: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -86,7 +93,13 @@ impl Metrics {
             run_duration: Family::new_with_constructor(duration_histogram),
             strategy_duration: Family::new_with_constructor(duration_histogram),
             replacements: Family::default(),
+            strategy_failures: Family::default(),
         };
+        registry.register(
+            "descheduler_strategy_failures",
+            "Runs in which a strategy could not judge (its usage metrics were missing) and evicted nothing",
+            m.strategy_failures.clone(),
+        );
         registry.register(
             "descheduler_replacements",
             "Replacements of evicted pods, by where they landed compared with the prediction",
@@ -147,6 +160,14 @@ impl Metrics {
                     reason: reason.clone(),
                 })
                 .inc_by(*n);
+        }
+        for strategy in &samples.failed_strategies {
+            self.strategy_failures
+                .get_or_create(&StrategyFailureLabels {
+                    policy: policy.into(),
+                    strategy: strategy.clone(),
+                })
+                .inc();
         }
         self.count_run(policy, samples.run_result);
         self.run_duration

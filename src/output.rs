@@ -122,6 +122,9 @@ pub fn table(policy_name: &str, report: &SimulateView) -> String {
             "{name:<name_width$}  {:>7}  {:>7}  {skipped}",
             s.evicted, s.blocked
         );
+        if let Some(e) = &s.error {
+            let _ = writeln!(out, "{:<name_width$}  failed: {e}", "");
+        }
     }
 
     if !report.warnings.is_empty() {
@@ -153,6 +156,30 @@ pub fn table(policy_name: &str, report: &SimulateView) -> String {
                 "  {label:<node_width$}  {resource:<7} {}  {before:>5.1}% -> {after:>5.1}%",
                 bar(*before, after)
             );
+        }
+    }
+    if report.nodes.iter().any(|n| n.usage.is_some()) {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "Node usage (measured / allocatable) next to requests, before the plan"
+        );
+        for node in &report.nodes {
+            let Some(usage) = &node.usage else {
+                let _ = writeln!(out, "  {:<node_width$}  no measurement", node.name);
+                continue;
+            };
+            for (i, (resource, used)) in usage.iter().enumerate() {
+                let label = if i == 0 { node.name.as_str() } else { "" };
+                let requested = node
+                    .before
+                    .get(resource)
+                    .map_or("      -".to_string(), |r| format!("{r:>6.1}%"));
+                let _ = writeln!(
+                    out,
+                    "  {label:<node_width$}  {resource:<7} used {used:>5.1}%  requested {requested}"
+                );
+            }
         }
     }
     out

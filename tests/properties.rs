@@ -1074,6 +1074,7 @@ fn strategies(present: f64) -> BoxedStrategy<Strategies> {
                             use_deviation_thresholds: deviation.then_some(true),
                             eviction_limits: per_node
                                 .map(|node| EvictionLimits { node: Some(node) }),
+                            metrics_utilization: None,
                         })
                     },
                     c
@@ -1096,6 +1097,7 @@ fn strategies(present: f64) -> BoxedStrategy<Strategies> {
                             thresholds: Some(thresholds(res, values)),
                             number_of_nodes: n,
                             eviction_modes: modes,
+                            metrics_utilization: None,
                         })
                     },
                     c

@@ -20,6 +20,9 @@ fn simulate(policy: &Path, cluster: &Path, output: &str) -> Output {
         .arg(policy)
         .arg("--cluster")
         .arg(cluster)
+        // Read only by the policies that balance by measured usage.
+        .arg("--metrics")
+        .arg(root().join("examples/metrics.json"))
         .current_dir(root())
         .output()
         .expect("the descheduler binary runs")
@@ -229,4 +232,47 @@ fn other_kinds_in_the_dump_are_ignored_with_a_warning() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("ignored 1 object(s) of kind ConfigMap"));
     assert!(String::from_utf8_lossy(&out.stdout).contains("Run skipped: 0 Ready node(s)"));
+}
+
+#[test]
+fn a_policy_by_usage_without_metrics_fails_that_strategy_and_says_how_to_provide_them() {
+    let out = Command::new(env!("CARGO_BIN_EXE_descheduler"))
+        .args(["simulate", "--now", NOW, "--output", "json", "--policy"])
+        .arg(root().join("config/samples/low-node-utilization-by-usage.yaml"))
+        .arg("--cluster")
+        .arg(root().join("examples/cluster.yaml"))
+        .output()
+        .expect("the descheduler binary runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let lnu = &v["strategies"]["LowNodeUtilization"];
+    assert_eq!(lnu["evicted"], 0);
+    assert!(
+        lnu["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("--metrics")),
+        "{lnu}"
+    );
+    assert!(v["nodes"][0].get("usage").is_none());
+
+    // A metrics file that is not one: exit 2, with the path.
+    let out = Command::new(env!("CARGO_BIN_EXE_descheduler"))
+        .args(["simulate", "--now", NOW, "--policy"])
+        .arg(root().join("config/samples/low-node-utilization-by-usage.yaml"))
+        .arg("--cluster")
+        .arg(root().join("examples/cluster.yaml"))
+        .arg("--metrics")
+        .arg(root().join("examples/cluster.yaml"))
+        .output()
+        .expect("the descheduler binary runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("examples/cluster.yaml") && err.contains("NodeMetricsList"),
+        "{err}"
+    );
 }

@@ -522,6 +522,9 @@ pub struct LowThresholds {
     /// Caps on this strategy's evictions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eviction_limits: Option<EvictionLimits>,
+    /// Classify nodes by what their pods actually use instead of by their requests. Absent: requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_utilization: Option<MetricsUtilization>,
 }
 
 /// Node classification for HighNodeUtilization.
@@ -541,6 +544,46 @@ pub struct HighThresholds {
     /// thresholds are evicted. Default: every evictable pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eviction_modes: Option<Vec<EvictionMode>>,
+    /// Classify nodes by what their pods actually use instead of by their requests. Absent: requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_utilization: Option<MetricsUtilization>,
+}
+
+/// Where real utilization comes from (SPEC §13).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.source != 'Prometheus' || (has(self.prometheus) && has(self.prometheus.query) && self.prometheus.query != '')").message("source Prometheus needs prometheus.query"))]
+pub struct MetricsUtilization {
+    /// KubernetesMetrics: cpu and memory from metrics.k8s.io/v1beta1 NodeMetrics (smoothed) and
+    /// PodMetrics; Prometheus: one instant query to the --prometheus-url server.
+    pub source: MetricsSource,
+    /// The query of source Prometheus.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<PrometheusQuery>,
+}
+
+/// A source of real utilization.
+#[derive(
+    JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord,
+)]
+pub enum MetricsSource {
+    /// metrics.k8s.io/v1beta1 (metrics-server): NodeMetrics and PodMetrics.
+    #[default]
+    KubernetesMetrics,
+    /// A PromQL instant query returning one sample per node, labelled instance=<node name>,
+    /// with values in [0, 1]; thresholds then name the single resource MetricResource.
+    Prometheus,
+}
+
+/// A PromQL instant query.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PrometheusQuery {
+    /// Evaluated once per run; must return a vector with one sample per node, labelled
+    /// instance=<node name>, value in [0, 1] (for example instance:node_cpu_utilisation:ratio).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4096))]
+    pub query: Option<String>,
 }
 
 /// Which pods HighNodeUtilization may evict.

@@ -247,6 +247,36 @@ pub struct StrategyCounts {
     /// Pending (WouldBePending): placementCheck Warn.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub warnings: BTreeMap<String, i64>,
+    /// Why the strategy did nothing this run although enabled (for example: no metrics for a
+    /// node). It evicted nothing; the next run tries again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Where node usage came from when not from requests: KubernetesMetrics or Prometheus.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_source: Option<String>,
+    /// The measured usage the strategy classified each node by (up to 100 nodes), to compare
+    /// with kubectl top nodes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub node_usage: Vec<NodeUsage>,
+}
+
+/// The measured usage of one node, as a utilization strategy used it.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeUsage {
+    pub node: String,
+    /// Underutilized, Overutilized or Appropriate.
+    pub class: String,
+    /// KubernetesMetrics: cpu usage (smoothed), in kubectl top's units (millicores, "1500m").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
+    /// KubernetesMetrics: memory usage (smoothed), in kubectl top's units (mebibytes, "512Mi").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    /// Percent of allocatable (MetricResource: the Prometheus value x 100) per thresholds
+    /// resource, rounded to 0.1.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub percent: BTreeMap<String, f64>,
 }
 
 /// A pod the run would evict (dry run).

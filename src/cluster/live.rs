@@ -133,3 +133,16 @@ pub async fn policy(client: &Client, name: &str) -> Result<PolicyManifest, LiveE
         spec: p.spec,
     })
 }
+
+/// metrics.k8s.io usage as the cluster reports it now (one poll, nothing
+/// smoothed: there is no earlier sample); the error as text for the strategy
+/// that needs it.
+pub async fn kube_metrics(client: &Client) -> Result<crate::snapshot::KubeMetrics, String> {
+    let (nodes, pods) = crate::usage::kubernetes::fetch(client)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(crate::snapshot::KubeMetrics {
+        nodes: crate::usage::metrics_api::node_usage(&nodes),
+        pods: crate::usage::metrics_api::pod_usage(&pods),
+    })
+}

@@ -40,6 +40,8 @@ pub enum OperatorError {
     },
     #[error("leader election: {0}")]
     Leader(#[from] kube_lease_manager::LeaseManagerError),
+    #[error(transparent)]
+    Prometheus(#[from] crate::usage::PrometheusError),
     #[error("a watch cache stopped before it synced")]
     CacheNotSynced,
 }
@@ -138,6 +140,7 @@ fn on_signal(shutdown: CancellationToken) {
 /// Runs the operator until SIGTERM or Ctrl-C.
 pub async fn run(args: RunArgs) -> Result<(), OperatorError> {
     let client = client(&args).await?;
+    let prometheus = args.prometheus.client()?;
     let shutdown = CancellationToken::new();
     on_signal(shutdown.clone());
 
@@ -206,6 +209,7 @@ pub async fn run(args: RunArgs) -> Result<(), OperatorError> {
         leader: leadership.is_leader.clone(),
         shutdown: shutdown.clone(),
         eviction_limiter: limiter,
+        prometheus,
     });
     let runner_task = tokio::spawn(runner.clone().run_loop(rx));
 

@@ -38,6 +38,7 @@ pub async fn run(r: &Runner, policy: &DeschedulerPolicy, trigger: Option<String>
         Ok(p) => p,
         Err(errors) => return publish_invalid(r, policy, &errors.to_string(), start).await,
     };
+    let snapshot = with_usage(r, snapshot, &valid).await;
     let memory = policy
         .status
         .as_ref()
@@ -137,6 +138,7 @@ pub async fn approve(r: &Runner, policy: &DeschedulerPolicy, id: &str) {
         Ok(p) => p,
         Err(errors) => return publish_invalid(r, policy, &errors.to_string(), now).await,
     };
+    let snapshot = with_usage(r, snapshot, &valid).await;
     let approved = policy
         .status
         .as_ref()
@@ -188,6 +190,16 @@ pub async fn approve(r: &Runner, policy: &DeschedulerPolicy, id: &str) {
         }
     })
     .await;
+}
+
+/// The snapshot with the measured usage the policy's strategies read, if any
+/// (SPEC §13); a policy on requests alone costs no request.
+async fn with_usage(r: &Runner, snapshot: Snapshot, policy: &Policy) -> Snapshot {
+    let sources = policy.usage_sources();
+    if sources.is_empty() {
+        return snapshot;
+    }
+    snapshot.with_usage(r.usage.collect(&sources).await)
 }
 
 /// The controller owners of the pods the API server evicted.

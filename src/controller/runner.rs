@@ -31,6 +31,8 @@ pub struct Runner {
     pub shutdown: CancellationToken,
     pub eviction_limiter: Option<Arc<DefaultDirectRateLimiter>>,
     pub status: StatusWriter,
+    /// Measured usage, collected only for policies that balance by it.
+    pub usage: crate::usage::Collectors,
     queued: Mutex<HashSet<String>>,
     /// Per policy, the replacements its last run moved (see
     /// [`crate::followup::flagged_again`]). In memory only: after a restart one
@@ -49,6 +51,7 @@ pub struct Deps {
     pub leader: watch::Receiver<bool>,
     pub shutdown: CancellationToken,
     pub eviction_limiter: Option<Arc<DefaultDirectRateLimiter>>,
+    pub prometheus: Option<crate::usage::PrometheusClient>,
 }
 
 impl Runner {
@@ -56,6 +59,10 @@ impl Runner {
         let (tx, rx) = mpsc::unbounded_channel();
         let runner = Self {
             status: StatusWriter::new(d.client.clone(), d.leader.clone()),
+            usage: crate::usage::Collectors {
+                kubernetes: crate::usage::KubeCollector::new(d.client.clone(), d.shutdown.clone()),
+                prometheus: d.prometheus,
+            },
             client: d.client,
             caches: d.caches,
             policies: d.policies,

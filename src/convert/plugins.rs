@@ -485,7 +485,7 @@ pub(crate) fn add(
                 return;
             };
             let namespaces = evictable_namespaces(a.evictable_namespaces, at, problems);
-            metrics_utilization(a.metrics_utilization.as_ref(), at, problems);
+            let metrics = metrics_utilization(a.metrics_utilization.as_ref(), at, problems);
             check_thresholds(&a.thresholds, &at.key("thresholds"), problems);
             check_thresholds(&a.target_thresholds, &at.key("targetThresholds"), problems);
             if let (Some(t), Some(tt)) = (&a.thresholds, &a.target_thresholds) {
@@ -523,6 +523,7 @@ pub(crate) fn add(
                 eviction_limits: a.eviction_limits.map(|l| EvictionLimits {
                     node: to_i32(l.node, &at.key("evictionLimits").key("node"), problems),
                 }),
+                metrics_utilization: metrics,
             });
             s.low_node_utilization = Some(wrap(p, e.enabled));
             Some("nodeResourceUtilizationThresholds")
@@ -539,6 +540,7 @@ pub(crate) fn add(
                 thresholds: a.thresholds,
                 number_of_nodes: number_of_nodes(a.number_of_nodes, at, problems),
                 eviction_modes: a.eviction_modes,
+                metrics_utilization: None,
             });
             s.high_node_utilization = Some(wrap(p, e.enabled));
             Some("nodeResourceUtilizationThresholds")
@@ -618,39 +620,49 @@ fn check_thresholds(t: &Option<BTreeMap<String, f64>>, at: &At, problems: &mut P
     }
 }
 
-/// Real utilization (SPEC §13) has no field in this version's spec, so any
-/// metricsUtilization is an error rather than a silent switch to requests.
-fn metrics_utilization(m: Option<&MetricsUtilization>, at: &At, problems: &mut Problems) {
-    let Some(m) = m else { return };
+/// upstream's metricsUtilization (v0.36: `source`, or the deprecated
+/// `metricsServer: true`) as ours; the Prometheus server itself is the
+/// operator's `--prometheus-url` (see the metricsProviders note).
+fn metrics_utilization(
+    m: Option<&MetricsUtilization>,
+    at: &At,
+    problems: &mut Problems,
+) -> Option<crate::api::MetricsUtilization> {
+    let m = m?;
     let mat = at.key("metricsUtilization");
-    match m.source.as_deref() {
-        Some("KubernetesMetrics") | Some("Prometheus") | None | Some("") => {}
-        Some(other) => {
+    match (m.source.as_deref(), m.metrics_server) {
+        (Some("KubernetesMetrics"), _) | (None | Some(""), Some(true)) => {
+            Some(crate::api::MetricsUtilization {
+                source: crate::api::MetricsSource::KubernetesMetrics,
+                prometheus: None,
+            })
+        }
+        (Some("Prometheus"), _) => {
+            let query = m
+                .prometheus
+                .as_ref()
+                .and_then(|p| p.query.clone())
+                .filter(|q| !q.trim().is_empty());
+            if query.is_none() {
+                problems.push(
+                    &mat.key("prometheus").key("query"),
+                    "a Prometheus source needs a query (upstream rejects it too)",
+                );
+            }
+            Some(crate::api::MetricsUtilization {
+                source: crate::api::MetricsSource::Prometheus,
+                prometheus: Some(crate::api::PrometheusQuery { query }),
+            })
+        }
+        (None | Some(""), _) => None,
+        (Some(other), _) => {
             problems.push(
                 &mat.key("source"),
                 format!(
                     "{other:?} is not a supported metrics source (KubernetesMetrics, Prometheus)"
                 ),
             );
-            return;
+            None
         }
     }
-    let query = m
-        .prometheus
-        .as_ref()
-        .and_then(|p| p.query.as_deref())
-        .unwrap_or("");
-    let what = match (m.source.as_deref(), m.metrics_server) {
-        (Some("Prometheus"), _) => format!("Prometheus query {query:?}"),
-        (Some("KubernetesMetrics"), _) | (_, Some(true)) => "KubernetesMetrics".to_string(),
-        _ => return,
-    };
-    problems.push(
-        &mat,
-        format!(
-            "balancing on real utilization ({what}) cannot be expressed: this DeschedulerPolicy \
-             has no metricsUtilization field and balances on requests; remove it to convert \
-             (the policy would then balance on requests)"
-        ),
-    );
 }

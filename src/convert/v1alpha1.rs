@@ -375,6 +375,7 @@ fn put(
                     number_of_nodes: n.number_of_nodes,
                     use_deviation_thresholds: n.use_deviation_thresholds,
                     eviction_limits: None,
+                    metrics_utilization: None,
                 });
             s.low_node_utilization = Some(wrap(out, enabled));
         }
@@ -387,6 +388,7 @@ fn put(
                     thresholds: n.thresholds,
                     number_of_nodes: n.number_of_nodes,
                     eviction_modes: None,
+                    metrics_utilization: None,
                 });
             s.high_node_utilization = Some(wrap(out, enabled));
         }

@@ -130,8 +130,9 @@ fn top_level(
     (spec, origins)
 }
 
-/// Metrics providers only feed metricsUtilization, which has no field here
-/// (that arg is an error where it is used); an unused provider did nothing.
+/// Metrics providers configure the process, not a policy: here they are the
+/// operator's own (metrics.k8s.io through its client, `--prometheus-url` and
+/// `--prometheus-token-file`), so convert says where each one goes.
 fn metrics(p: &Policy, at: &At, problems: &mut Problems, notes: &mut Vec<String>) {
     let mut seen = BTreeMap::new();
     for (i, m) in p.metrics_providers.iter().flatten().enumerate() {
@@ -145,8 +146,9 @@ fn metrics(p: &Policy, at: &At, problems: &mut Problems, notes: &mut Vec<String>
         }
         match source {
             "KubernetesMetrics" => notes.push(format!(
-                "{mat}: not carried over: only metricsUtilization reads it, and real utilization \
-                 is not supported by this DeschedulerPolicy"
+                "{mat}: not carried over: the operator reads metrics.k8s.io itself when a policy \
+                 uses metricsUtilization.source KubernetesMetrics (its RBAC needs get/list on \
+                 metrics.k8s.io nodes and pods; the chart's default)"
             )),
             "Prometheus" => {
                 let url = m
@@ -160,22 +162,24 @@ fn metrics(p: &Policy, at: &At, problems: &mut Problems, notes: &mut Vec<String>
                         "a Prometheus provider needs a url (upstream rejects it too)",
                     );
                 }
-                if m.prometheus
-                    .as_ref()
-                    .is_some_and(|p| p.auth_token.is_some())
-                {
-                    problems.push(
-                        &mat.key("prometheus").key("authToken"),
-                        "a Prometheus token from a Secret has no equivalent in a DeschedulerPolicy \
-                         (the operator is given the server and its credentials on its command line, \
-                         --prometheus-url)",
-                    );
+                if let Some(token) = m.prometheus.as_ref().and_then(|p| p.auth_token.as_ref()) {
+                    let secret = token
+                        .get("secretReference")
+                        .map(|r| {
+                            let field = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("?");
+                            format!("Secret {}/{}", field("namespace"), field("name"))
+                        })
+                        .unwrap_or_else(|| "the Secret".to_string());
+                    notes.push(format!(
+                        "{}: not carried over: mount the token of {secret} into the operator's \
+                         pod and pass its path as --prometheus-token-file",
+                        mat.key("prometheus").key("authToken")
+                    ));
                 }
                 if !url.is_empty() {
                     notes.push(format!(
-                        "{mat}: not carried over: the Prometheus server ({url}) is the operator's \
-                         --prometheus-url, and real utilization is not supported by this \
-                         DeschedulerPolicy"
+                        "{mat}: not carried over: start the operator with --prometheus-url {url} \
+                         (policies with metricsUtilization.source Prometheus query it)"
                     ));
                 }
             }
@@ -189,7 +193,8 @@ fn metrics(p: &Policy, at: &At, problems: &mut Problems, notes: &mut Vec<String>
     }
     if p.metrics_collector.as_ref().and_then(|c| c.enabled) == Some(true) {
         notes.push(format!(
-            "{}: not carried over: only metricsUtilization reads it",
+            "{}: not carried over: the operator starts its metrics.k8s.io collector when a \
+             policy uses metricsUtilization.source KubernetesMetrics",
             at.key("metricsCollector")
         ));
     }

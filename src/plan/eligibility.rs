@@ -151,6 +151,9 @@ pub enum SkipReason {
     WouldNotMove,
     /// Its replacement is predicted to stay Pending.
     WouldBePending,
+    /// Balancing by measured usage, and the pod has no PodMetrics: what
+    /// moving it frees is not known.
+    NoMetrics,
 }
 
 impl fmt::Display for SkipReason {
@@ -163,6 +166,7 @@ impl fmt::Display for SkipReason {
             SkipReason::Cooldown => f.write_str("Cooldown"),
             SkipReason::WouldNotMove => f.write_str("WouldNotMove"),
             SkipReason::WouldBePending => f.write_str("WouldBePending"),
+            SkipReason::NoMetrics => f.write_str("NoMetrics"),
         }
     }
 }

@@ -8,7 +8,7 @@ use super::budgets::Budgets;
 use super::eligibility::{self, CommonParams, PlacementCheck, SingleReplica, SkipReason};
 use super::limits::Counters;
 use super::nodefit::{self, FitState};
-use super::result::{Eviction, EvictionPlan, Prediction, StrategyTally};
+use super::result::{Eviction, EvictionPlan, NodeFigure, Prediction, StrategyTally};
 use crate::placement::Model;
 use crate::snapshot::{NodeId, PerNode, PerPod, PodId, Resources, Snapshot, Workload};
 
@@ -196,6 +196,19 @@ impl<'a> Ledger<'a> {
     fn tally(&mut self) -> &mut StrategyTally {
         // A proposal before any `begin` is counted under an unnamed strategy.
         self.current.get_or_insert_with(StrategyTally::default)
+    }
+
+    /// The current strategy could not judge this run (metrics missing): it
+    /// proposes nothing, and the run reports why.
+    pub fn fail(&mut self, why: String) {
+        self.tally().error = Some(why);
+    }
+
+    /// The measured usage the current strategy classified nodes by.
+    pub fn record_usage(&mut self, source: &'static str, figures: Vec<NodeFigure>) {
+        let t = self.tally();
+        t.source = Some(source);
+        t.figures = figures;
     }
 
     /// Counts a candidate the strategy itself had to pass over.

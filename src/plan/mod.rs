@@ -16,7 +16,7 @@ pub use eligibility::{
 };
 pub use ledger::{Ledger, Outcome};
 pub use limits::Limits;
-pub use result::{Eviction, EvictionPlan, Prediction, StrategyTally};
+pub use result::{Eviction, EvictionPlan, NodeClass, NodeFigure, Prediction, StrategyTally};
 
 use crate::selectors::Selector;
 

@@ -41,7 +41,49 @@ pub struct StrategyTally {
     /// bad anywhere): evicted although the prediction says `WouldNotMove` /
     /// `WouldBePending`.
     pub warnings: BTreeMap<String, u32>,
+    /// Why the strategy did nothing this run although it should have acted
+    /// (missing metrics): the run reports it.
+    pub error: Option<String>,
+    /// Where node usage came from, when not from requests (SPEC §13).
+    pub source: Option<&'static str>,
+    /// The measured usage the strategy classified nodes by (at most
+    /// `MAX_FIGURES` nodes); empty when it used requests.
+    pub figures: Vec<NodeFigure>,
 }
+
+/// How a utilization strategy classified a node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeClass {
+    Underutilized,
+    Overutilized,
+    /// Neither under nor over.
+    Appropriate,
+}
+
+impl NodeClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeClass::Underutilized => "Underutilized",
+            NodeClass::Overutilized => "Overutilized",
+            NodeClass::Appropriate => "Appropriate",
+        }
+    }
+}
+
+/// The measured usage of one node, as a strategy used it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeFigure {
+    pub node: NodeId,
+    pub class: NodeClass,
+    /// KubernetesMetrics: millicores and bytes, smoothed.
+    pub cpu: Option<i64>,
+    pub memory: Option<i64>,
+    /// Percent of allocatable per threshold resource (MetricResource for Prometheus).
+    pub percent: BTreeMap<String, f64>,
+}
+
+// Percentages come from finite measurements (never NaN), so equality is total.
+impl Eq for NodeFigure {}
 
 /// The result of planning one run.
 #[derive(Clone, Debug, Default)]

@@ -26,3 +26,15 @@ pub struct Policy {
     /// Enabled strategies in run order.
     pub strategies: Vec<StrategyConfig>,
 }
+
+impl Policy {
+    /// The measured usage sources its strategies read (SPEC §13): what the
+    /// client side collects before a run. Empty when every strategy uses requests.
+    pub fn usage_sources(&self) -> std::collections::BTreeSet<crate::snapshot::UsageSource> {
+        self.strategies
+            .iter()
+            .map(|s| s.strategy.usage_source())
+            .filter(|s| *s != crate::snapshot::UsageSource::Requests)
+            .collect()
+    }
+}

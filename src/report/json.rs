@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::{EvictionEntry, RunReport};
 use crate::evictor::EvictOutcome;
 use crate::plan::EvictionPlan;
-use crate::snapshot::{Resources, Snapshot};
+use crate::snapshot::{NodeId, Resources, Snapshot};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]
 pub struct StrategyEntry {
@@ -18,6 +18,9 @@ pub struct StrategyEntry {
     pub skipped: BTreeMap<String, i64>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub warnings: BTreeMap<String, i64>,
+    /// Why the strategy could not judge (metrics missing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -27,6 +30,40 @@ pub struct NodeEntry {
     pub before: BTreeMap<String, f64>,
     /// After the evictions, with the replacements where they are predicted to go.
     pub after: BTreeMap<String, f64>,
+    /// Measured usage before the plan, percent of allocatable (cpu and memory from
+    /// metrics.k8s.io; MetricResource from a Prometheus query); absent when none was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<BTreeMap<String, f64>>,
+}
+
+/// What was measured on the node, as percentages, if anything.
+fn measured(snap: &Snapshot, node: NodeId) -> Option<BTreeMap<String, f64>> {
+    let mut out = BTreeMap::new();
+    let alloc = &snap.node(node).allocatable;
+    if let Ok(ku) = snap.measured().kubernetes()
+        && let Some(Some(u)) = ku.nodes.get(node)
+    {
+        for r in ["cpu", "memory"] {
+            out.insert(
+                r.to_string(),
+                round1(Resources::percent(u.get(r), alloc.get(r))),
+            );
+        }
+    }
+    let queries = snap.measured().prometheus_queries();
+    for q in &queries {
+        if let Ok(values) = snap.measured().prometheus(q)
+            && let Some(Some(v)) = values.get(node)
+        {
+            let key = if queries.len() == 1 {
+                "MetricResource".to_string()
+            } else {
+                format!("MetricResource ({q})")
+            };
+            out.insert(key, round1(v * 100.0));
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// The JSON document `simulate --output json` prints.
@@ -81,6 +118,7 @@ pub fn view(snap: &Snapshot, plan: &EvictionPlan, report: &RunReport) -> Simulat
                 plan.usage_placed.get(i).unwrap_or(snap.node_usage(i)),
                 &n.allocatable,
             ),
+            usage: measured(snap, i),
         })
         .collect();
     SimulateView {
@@ -109,6 +147,7 @@ pub fn view(snap: &Snapshot, plan: &EvictionPlan, report: &RunReport) -> Simulat
                         blocked: c.blocked,
                         skipped: c.skipped.clone(),
                         warnings: c.warnings.clone(),
+                        error: c.error.clone(),
                     },
                 )
             })

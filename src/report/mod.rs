@@ -9,9 +9,9 @@ pub mod samples;
 
 use serde::Serialize;
 
-use crate::api::{PlannedEviction, RunMode, RunResult, StrategyCounts};
+use crate::api::{NodeUsage, PlannedEviction, RunMode, RunResult, StrategyCounts};
 use crate::evictor::EvictOutcome;
-use crate::plan::{Eviction, EvictionPlan, Prediction};
+use crate::plan::{Eviction, EvictionPlan, NodeFigure, Prediction};
 use crate::snapshot::{PodId, Snapshot};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -50,6 +50,21 @@ pub(crate) fn entry(snap: &Snapshot, e: &Eviction) -> EvictionEntry {
             Prediction::Node(n) => Some(Some(snap.node(n).name.clone())),
         },
         predicted_ties: e.tied,
+    }
+}
+
+/// A strategy's measured figure for status, in kubectl top's units.
+fn node_usage(snap: &Snapshot, f: &NodeFigure) -> NodeUsage {
+    NodeUsage {
+        node: snap.node(f.node).name.clone(),
+        class: f.class.as_str().to_string(),
+        cpu: f.cpu.map(|m| format!("{m}m")),
+        memory: f.memory.map(|b| format!("{}Mi", b / (1024 * 1024))),
+        percent: f
+            .percent
+            .iter()
+            .map(|(r, v)| (r.clone(), (v * 10.0).round() / 10.0))
+            .collect(),
     }
 }
 
@@ -104,6 +119,9 @@ impl RunReport {
                     .iter()
                     .map(|(k, v)| (k.clone(), i64::from(*v)))
                     .collect(),
+                error: t.error.clone(),
+                usage_source: t.source.map(str::to_string),
+                node_usage: t.figures.iter().map(|f| node_usage(snap, f)).collect(),
                 ..Default::default()
             })
             .collect();
@@ -159,6 +177,22 @@ impl RunReport {
                 Some("some evictions failed; they are retried next run".to_string()),
             ),
             (None, false, false) => (RunResult::Succeeded, None),
+        };
+        // A strategy that could not judge (metrics missing) makes the run
+        // partial, whatever the others did.
+        let failed_strategies: Vec<String> = strategies
+            .iter()
+            .filter_map(|s| Some(format!("{}: {}", s.name, s.error.as_ref()?)))
+            .collect();
+        let (result, message) = match (result, failed_strategies.is_empty()) {
+            (RunResult::Succeeded | RunResult::Partial, false) => {
+                let mut text = failed_strategies.join("; ");
+                if let Some(m) = message {
+                    text = format!("{m}; {text}");
+                }
+                (RunResult::Partial, Some(text))
+            }
+            other => (other.0, message),
         };
         RunReport {
             mode,

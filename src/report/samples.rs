@@ -13,6 +13,8 @@ pub struct Samples {
     pub evictions: BTreeMap<(String, String, &'static str), u64>,
     /// (strategy, reason) -> candidates skipped.
     pub skipped: BTreeMap<(String, String), u64>,
+    /// Strategies that could not judge this run (metrics missing).
+    pub failed_strategies: Vec<String>,
     pub run_result: &'static str,
 }
 
@@ -48,6 +50,9 @@ pub fn samples(report: &RunReport) -> Samples {
         count(&b.strategy, &b.namespace, "blocked");
     }
     for c in &report.strategies {
+        if c.error.is_some() {
+            s.failed_strategies.push(c.name.clone());
+        }
         for (reason, n) in &c.skipped {
             *s.skipped
                 .entry((c.name.clone(), reason.clone()))

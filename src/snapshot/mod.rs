@@ -6,6 +6,7 @@ mod label_index;
 mod pdb;
 mod pod;
 pub mod resources;
+mod usage;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -23,6 +24,7 @@ pub use pod::{
     exit_code, state_reason, to_chrono,
 };
 pub use resources::Resources;
+pub use usage::{KubeMetrics, KubeUsage, MeasuredUsage, UsageInput, UsageSource};
 
 use crate::selectors::Labels;
 
@@ -91,6 +93,8 @@ pub struct Snapshot {
     pdbs_by_pod: PerPod<Vec<PdbId>>,
     /// Requests of the pods on each node that are not Succeeded or Failed.
     node_usage: PerNode<Resources>,
+    /// What metrics sources measured for this run (see [`Snapshot::with_usage`]).
+    measured: MeasuredUsage,
 }
 
 impl Snapshot {
@@ -194,6 +198,7 @@ impl Snapshot {
             pods_by_namespace,
             pdbs_by_pod,
             node_usage,
+            measured: MeasuredUsage::default(),
         }
     }
 

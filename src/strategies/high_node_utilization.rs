@@ -4,15 +4,16 @@
 
 use super::Strategy;
 use super::utilization::{
-    Capacity, Thresholds, all_positive, below_all, check_thresholds, fill_natives, score, take,
+    Capacity, Loads, MAX_FIGURES, Thresholds, all_positive, below_all, check_source,
+    check_thresholds, fill_natives, score, take,
 };
 use crate::api;
 use k8s_openapi::api::core::v1::PodSpec;
 
 use crate::plan::eligibility::{SkipReason, eviction_order};
-use crate::plan::{Ledger, Outcome};
+use crate::plan::{Ledger, NodeClass, Outcome};
 use crate::selectors::tolerates_all;
-use crate::snapshot::{NodeId, PerNode, PodId};
+use crate::snapshot::{NodeId, PerNode, PodId, UsageSource};
 use crate::validation::Errors;
 
 #[derive(Debug, Clone)]
@@ -22,6 +23,9 @@ pub struct HighNodeUtilization {
     /// `evictionModes: [OnlyThresholdingResources]`: the resources the user
     /// listed; only pods requesting one of them explicitly are candidates.
     only_requesting: Option<Vec<String>>,
+    /// `metricsUtilization`: where usage comes from (for classifying; the
+    /// room on destinations stays by requests, as the scheduler places by them).
+    source: UsageSource,
 }
 
 impl Strategy for HighNodeUtilization {
@@ -38,20 +42,38 @@ impl Strategy for HighNodeUtilization {
             .node_resource_utilization_thresholds
             .clone()
             .unwrap_or_default();
-        let mut thresholds =
-            check_thresholds(t.thresholds.as_ref(), &format!("{base}.thresholds"), errs)?;
-        let only_requesting = t
+        let (source, source_ok) = check_source(t.metrics_utilization.as_ref(), &base, errs);
+        let thresholds = check_thresholds(
+            t.thresholds.as_ref(),
+            &format!("{base}.thresholds"),
+            &source,
+            errs,
+        );
+        let only = t
             .eviction_modes
             .iter()
             .flatten()
-            .any(|m| *m == api::EvictionMode::OnlyThresholdingResources)
-            .then(|| thresholds.keys().cloned().collect());
-        fill_natives(&mut thresholds);
+            .any(|m| *m == api::EvictionMode::OnlyThresholdingResources);
+        let modes_ok = !(only && matches!(source, UsageSource::Prometheus { .. }));
+        if !modes_ok {
+            errs.push(
+                format!("{base}.evictionModes"),
+                "OnlyThresholdingResources cannot be used with metricsUtilization.source Prometheus: no pod requests MetricResource",
+            );
+        }
+        let mut thresholds = thresholds.filter(|_| source_ok && modes_ok)?;
+        let only_requesting = only.then(|| thresholds.keys().cloned().collect());
+        fill_natives(&mut thresholds, &source);
         Some(Self {
             thresholds,
             number_of_nodes: t.number_of_nodes.unwrap_or(0).max(0).unsigned_abs(),
             only_requesting,
+            source,
         })
+    }
+
+    fn usage_source(&self) -> UsageSource {
+        self.source.clone()
     }
 
     fn run(&self, ledger: &mut Ledger<'_>) {
@@ -59,14 +81,34 @@ impl Strategy for HighNodeUtilization {
             thresholds,
             number_of_nodes,
             only_requesting,
+            source,
         } = self;
         let snap = ledger.snap;
         let nodes: Vec<NodeId> = ledger.processed_nodes().collect();
+        let loads = match Loads::new(ledger, source, &nodes) {
+            Ok(l) => l,
+            Err(why) => return ledger.fail(why),
+        };
         let mut under: Vec<NodeId> = nodes
             .iter()
             .copied()
-            .filter(|&n| below_all(ledger, n, thresholds))
+            .filter(|&n| below_all(&loads, ledger, n, thresholds))
             .collect();
+        if loads.is_measured() {
+            let figures = nodes
+                .iter()
+                .take(MAX_FIGURES)
+                .map(|&n| {
+                    let class = if under.contains(&n) {
+                        NodeClass::Underutilized
+                    } else {
+                        NodeClass::Appropriate
+                    };
+                    loads.figure(ledger, n, class, thresholds)
+                })
+                .collect();
+            ledger.record_usage(source.as_str(), figures);
+        }
         if under.is_empty()
             || under.len() <= *number_of_nodes as usize
             || under.len() == nodes.len()
@@ -81,8 +123,16 @@ impl Strategy for HighNodeUtilization {
             .node_ids()
             .filter(|&n| !is_under[n] && snap.node(n).ready && !snap.node(n).unschedulable)
             .collect();
-        let mut spare: Capacity = thresholds
-            .keys()
+        // The destinations take pods by their requests, whatever they use.
+        // With Prometheus the thresholds name the metric alone: the room is
+        // the native resources'.
+        let room_in: Vec<String> = if loads.knows_pods() {
+            thresholds.keys().cloned().collect()
+        } else {
+            ["cpu", "memory", "pods"].map(String::from).to_vec()
+        };
+        let mut spare: Capacity = room_in
+            .iter()
             .map(|r| {
                 let free: i64 = others
                     .iter()
@@ -92,8 +142,8 @@ impl Strategy for HighNodeUtilization {
             })
             .collect();
         under.sort_by(|&a, &b| {
-            score(ledger, a, thresholds)
-                .total_cmp(&score(ledger, b, thresholds))
+            score(&loads, ledger, a, thresholds)
+                .total_cmp(&score(&loads, ledger, b, thresholds))
                 .then(a.cmp(&b))
         });
         for node in under {
@@ -128,10 +178,13 @@ impl Strategy for HighNodeUtilization {
                     ledger.record_skip(SkipReason::NoFit);
                     continue;
                 }
-                let reason = format!(
+                let mut reason = format!(
                     "{} is underutilized; packing its pods onto other nodes",
                     snap.node(node).name
                 );
+                if loads.is_measured() {
+                    reason.push_str(&format!(" (measured by {})", source.as_str()));
+                }
                 if ledger.try_evict(id, reason) == Outcome::Evicted {
                     take(&mut spare, &snap.pod(id).requests);
                 }
@@ -303,5 +356,46 @@ mod tests {
         assert_eq!(r.evicted(), ["n2-1", "low", "be", "bu", "g"]);
         let r = c.run(&format!("maxNoOfPodsToEvictTotal: 2\n{}", hnu("")));
         assert_eq!(r.evicted(), ["n2-1", "low"]);
+    }
+
+    #[test]
+    fn measured_usage_finds_the_idle_node() {
+        // By requests every node is at 25% cpu; n1's pods use almost nothing.
+        let c = Cluster::with_nodes(3)
+            .pods(load("n1", 1, "1"))
+            .pods(load("n2", 1, "1"))
+            .pods(load("n3", 1, "1"));
+        let by_usage = hnu(", metricsUtilization: {source: KubernetesMetrics}");
+        assert!(c.run(&hnu("")).evicted().is_empty());
+        let usage = kube_usage(
+            &[
+                ("n1", "100m", "1Gi"),
+                ("n2", "2", "1Gi"),
+                ("n3", "2", "1Gi"),
+            ],
+            &[
+                ("n1-1", "100m", "1Gi"),
+                ("n2-1", "2", "1Gi"),
+                ("n3-1", "2", "1Gi"),
+            ],
+        );
+        let r = c.run_with_usage(&by_usage, usage);
+        assert_eq!(r.evicted(), ["n1-1"]);
+        let t = r.tally("HighNodeUtilization");
+        assert_eq!(t.figures.len(), 3);
+        assert_eq!(t.figures[0].class, crate::plan::NodeClass::Underutilized);
+        let r = c.run_with_usage(&by_usage, Default::default());
+        assert!(r.evicted().is_empty());
+        assert!(t.error.is_none() && r.tally("HighNodeUtilization").error.is_some());
+    }
+
+    #[test]
+    fn prometheus_validation() {
+        let c = Cluster::with_nodes(2);
+        let errs = c.invalid("strategies: {HighNodeUtilization: {params: {nodeResourceUtilizationThresholds: {thresholds: {MetricResource: 20}, evictionModes: [OnlyThresholdingResources], metricsUtilization: {source: Prometheus, prometheus: {query: up}}}}}}");
+        assert_eq!(
+            errs[0].path,
+            "spec.strategies.HighNodeUtilization.params.nodeResourceUtilizationThresholds.evictionModes"
+        );
     }
 }

@@ -3,14 +3,14 @@
 
 use super::Strategy;
 use super::utilization::{
-    Capacity, Thresholds, above_any, all_positive, below_all, check_thresholds, fill_natives,
-    percent, score, take,
+    Capacity, Loads, MAX_FIGURES, Thresholds, above_any, all_positive, below_all, check_source,
+    check_thresholds, fill_natives, score, take,
 };
 use crate::api;
 use crate::plan::eligibility::{SkipReason, eviction_order};
-use crate::plan::{Ledger, Outcome};
+use crate::plan::{Ledger, NodeClass, Outcome};
 use crate::selectors::tolerates_all;
-use crate::snapshot::{NodeId, PodId};
+use crate::snapshot::{NodeId, PodId, UsageSource};
 use crate::validation::Errors;
 
 #[derive(Debug, Clone)]
@@ -21,6 +21,8 @@ pub struct LowNodeUtilization {
     use_deviation_thresholds: bool,
     /// `evictionLimits.node`: this strategy's evictions per overutilized node.
     per_node_limit: Option<u32>,
+    /// `metricsUtilization`: where usage comes from.
+    source: UsageSource,
 }
 
 impl Strategy for LowNodeUtilization {
@@ -38,14 +40,20 @@ impl Strategy for LowNodeUtilization {
             .clone()
             .unwrap_or_default();
         let deviation = t.use_deviation_thresholds.unwrap_or(false);
-        let thresholds =
-            check_thresholds(t.thresholds.as_ref(), &format!("{base}.thresholds"), errs);
+        let (source, source_ok) = check_source(t.metrics_utilization.as_ref(), &base, errs);
+        let thresholds = check_thresholds(
+            t.thresholds.as_ref(),
+            &format!("{base}.thresholds"),
+            &source,
+            errs,
+        );
         let targets = check_thresholds(
             t.target_thresholds.as_ref(),
             &format!("{base}.targetThresholds"),
+            &source,
             errs,
         );
-        let mut ok = thresholds.is_some() && targets.is_some();
+        let mut ok = source_ok && thresholds.is_some() && targets.is_some();
         let mut thresholds = thresholds
             .or_else(|| t.thresholds.clone())
             .unwrap_or_default();
@@ -84,8 +92,8 @@ impl Strategy for LowNodeUtilization {
                     ok = false;
                 }
             }
-            fill_natives(&mut thresholds);
-            fill_natives(&mut target_thresholds);
+            fill_natives(&mut thresholds, &source);
+            fill_natives(&mut target_thresholds, &source);
         }
         let per_node_limit = match t.eviction_limits.as_ref().and_then(|l| l.node) {
             Some(n) if n < 0 => {
@@ -104,7 +112,12 @@ impl Strategy for LowNodeUtilization {
             number_of_nodes: t.number_of_nodes.unwrap_or(0).max(0).unsigned_abs(),
             use_deviation_thresholds: deviation,
             per_node_limit,
+            source,
         })
+    }
+
+    fn usage_source(&self) -> UsageSource {
+        self.source.clone()
     }
 
     fn run(&self, ledger: &mut Ledger<'_>) {
@@ -114,24 +127,46 @@ impl Strategy for LowNodeUtilization {
             number_of_nodes,
             use_deviation_thresholds,
             per_node_limit,
+            source,
         } = self;
         let snap = ledger.snap;
         let nodes: Vec<NodeId> = ledger.processed_nodes().collect();
+        let mut loads = match Loads::new(ledger, source, &nodes) {
+            Ok(l) => l,
+            Err(why) => return ledger.fail(why),
+        };
         let (low, high) = if *use_deviation_thresholds {
-            deviation_limits(ledger, &nodes, thresholds, target_thresholds)
+            deviation_limits(&loads, ledger, &nodes, thresholds, target_thresholds)
         } else {
             (thresholds.clone(), target_thresholds.clone())
         };
         let under: Vec<NodeId> = nodes
             .iter()
             .copied()
-            .filter(|&n| !snap.node(n).unschedulable && below_all(ledger, n, &low))
+            .filter(|&n| !snap.node(n).unschedulable && below_all(&loads, ledger, n, &low))
             .collect();
         let mut over: Vec<NodeId> = nodes
             .iter()
             .copied()
-            .filter(|&n| above_any(ledger, n, &high))
+            .filter(|&n| above_any(&loads, ledger, n, &high))
             .collect();
+        if loads.is_measured() {
+            let figures = nodes
+                .iter()
+                .take(MAX_FIGURES)
+                .map(|&n| {
+                    let class = if over.contains(&n) {
+                        NodeClass::Overutilized
+                    } else if under.contains(&n) {
+                        NodeClass::Underutilized
+                    } else {
+                        NodeClass::Appropriate
+                    };
+                    loads.figure(ledger, n, class, &high)
+                })
+                .collect();
+            ledger.record_usage(source.as_str(), figures);
+        }
         if under.is_empty()
             || under.len() <= *number_of_nodes as usize
             || under.len() == nodes.len()
@@ -141,29 +176,25 @@ impl Strategy for LowNodeUtilization {
         }
         // Spare room below the target on the underutilized nodes; natives the maps omit count as 100%.
         let mut resources: Vec<&str> = high.keys().map(String::as_str).collect();
-        for r in ["cpu", "memory", "pods"] {
-            if !resources.contains(&r) {
-                resources.push(r);
+        if loads.knows_pods() {
+            for r in ["cpu", "memory", "pods"] {
+                if !resources.contains(&r) {
+                    resources.push(r);
+                }
             }
         }
         let mut spare: Capacity = resources
             .iter()
             .map(|&r| {
                 let pct = high.get(r).copied().unwrap_or(100.0);
-                let room: i64 = under
-                    .iter()
-                    .map(|&n| {
-                        (snap.node(n).allocatable.get(r) as f64 * pct / 100.0) as i64
-                            - ledger.usage(n).get(r)
-                    })
-                    .sum();
+                let room: i64 = under.iter().map(|&n| loads.room(ledger, n, r, pct)).sum();
                 (r.to_string(), room)
             })
             .collect();
 
         over.sort_by(|&a, &b| {
-            score(ledger, b, &high)
-                .total_cmp(&score(ledger, a, &high))
+            score(&loads, ledger, b, &high)
+                .total_cmp(&score(&loads, ledger, a, &high))
                 .then(a.cmp(&b))
         });
         for node in over {
@@ -177,7 +208,12 @@ impl Strategy for LowNodeUtilization {
             pods.sort_by_key(|&p| (eviction_order(snap, p), p));
             let mut evicted_here = 0;
             for id in pods {
-                if !above_any(ledger, node, &high) || !all_positive(&spare) {
+                if !above_any(&loads, ledger, node, &high) || !all_positive(&spare) {
+                    break;
+                }
+                // Prometheus says nothing of a pod's share: one pod per
+                // overutilized node per run, and the next run measures again.
+                if !loads.knows_pods() && evicted_here > 0 {
                     break;
                 }
                 if per_node_limit.is_some_and(|max| evicted_here >= max) {
@@ -201,13 +237,24 @@ impl Strategy for LowNodeUtilization {
                     ledger.record_skip(SkipReason::NoFit);
                     continue;
                 }
-                let reason = format!(
+                let share = loads.share(ledger, id);
+                if loads.knows_pods() && share.is_none() {
+                    ledger.record_skip(SkipReason::NoMetrics);
+                    continue;
+                }
+                let mut reason = format!(
                     "{} is overutilized ({})",
                     snap.node(node).name,
-                    describe(ledger, node, &high)
+                    describe(&loads, ledger, node, &high)
                 );
+                if loads.is_measured() {
+                    reason.push_str(&format!(", measured by {}", source.as_str()));
+                }
                 if ledger.try_evict(id, reason) == Outcome::Evicted {
-                    take(&mut spare, &snap.pod(id).requests);
+                    if let Some(share) = &share {
+                        take(&mut spare, share);
+                    }
+                    loads.evicted(ledger, id);
                     evicted_here += 1;
                 }
             }
@@ -218,6 +265,7 @@ impl Strategy for LowNodeUtilization {
 /// With deviation thresholds, the limits are the mean usage minus `thresholds`
 /// and plus `targetThresholds`, clamped to 0..100.
 fn deviation_limits(
+    loads: &Loads<'_>,
     ledger: &Ledger<'_>,
     nodes: &[NodeId],
     thresholds: &Thresholds,
@@ -227,7 +275,11 @@ fn deviation_limits(
         if nodes.is_empty() {
             0.0
         } else {
-            nodes.iter().map(|&n| percent(ledger, n, r)).sum::<f64>() / nodes.len() as f64
+            nodes
+                .iter()
+                .map(|&n| loads.percent(ledger, n, r))
+                .sum::<f64>()
+                / nodes.len() as f64
         }
     };
     let low = thresholds
@@ -241,11 +293,11 @@ fn deviation_limits(
     (low, high)
 }
 
-fn describe(ledger: &Ledger<'_>, node: NodeId, limits: &Thresholds) -> String {
+fn describe(loads: &Loads<'_>, ledger: &Ledger<'_>, node: NodeId, limits: &Thresholds) -> String {
     limits
         .iter()
-        .filter(|(r, limit)| percent(ledger, node, r) > **limit)
-        .map(|(r, limit)| format!("{r} {:.0}% > {limit:.0}%", percent(ledger, node, r)))
+        .filter(|(r, limit)| loads.percent(ledger, node, r) > **limit)
+        .map(|(r, limit)| format!("{r} {:.0}% > {limit:.0}%", loads.percent(ledger, node, r)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -469,5 +521,192 @@ mod tests {
         let r = c.run(YAML);
         assert!(r.evicted().is_empty());
         assert_eq!(r.skipped(), [("NotEvictable:DaemonSetPod".to_string(), 4)]);
+    }
+
+    const BY_USAGE: &str = "strategies: {LowNodeUtilization: {params: {nodeResourceUtilizationThresholds: {thresholds: {cpu: 20, memory: 20}, targetThresholds: {cpu: 50, memory: 50}, metricsUtilization: {source: KubernetesMetrics}}}}}";
+    const BY_REQUESTS: &str = "strategies: {LowNodeUtilization: {params: {nodeResourceUtilizationThresholds: {thresholds: {cpu: 20, memory: 20}, targetThresholds: {cpu: 50, memory: 50}}}}}";
+
+    /// Equal requests (25% cpu each); n1's pods use far more than they request.
+    fn hot() -> Cluster {
+        Cluster::with_nodes(2)
+            .pods([
+                pod("hog").on("n1").req("500m", "1Gi"),
+                pod("small").on("n1").req("500m", "1Gi").priority(5),
+            ])
+            .pods([pod("calm").on("n2").req("1", "1Gi")])
+    }
+
+    fn hot_usage() -> crate::snapshot::UsageInput {
+        kube_usage(
+            &[("n1", "3600m", "2Gi"), ("n2", "200m", "1Gi")],
+            &[
+                ("hog", "3000m", "1Gi"),
+                ("small", "600m", "1Gi"),
+                ("calm", "200m", "1Gi"),
+            ],
+        )
+    }
+
+    #[test]
+    fn measured_usage_classifies_where_requests_see_balance() {
+        let c = hot();
+        assert!(c.run(BY_REQUESTS).evicted().is_empty());
+        let r = c.run_with_usage(BY_USAGE, hot_usage());
+        // 90% cpu: moving hog frees 3000m of it, so n1 is at 15%, below the target.
+        assert_eq!(r.evicted(), ["hog"]);
+        let t = r.tally("LowNodeUtilization");
+        assert_eq!(t.error, None);
+        assert_eq!(t.source, Some("KubernetesMetrics"));
+        let classes: Vec<_> = t.figures.iter().map(|f| (f.class, f.cpu)).collect();
+        assert_eq!(
+            classes,
+            [
+                (crate::plan::NodeClass::Overutilized, Some(3600)),
+                (crate::plan::NodeClass::Underutilized, Some(200)),
+            ]
+        );
+        assert_eq!(t.figures[0].percent.get("cpu"), Some(&90.0));
+        assert!(
+            r.result.evictions[0]
+                .reason
+                .contains("measured by KubernetesMetrics")
+        );
+    }
+
+    #[test]
+    fn missing_metrics_fail_the_strategy_without_guessing() {
+        let c = hot();
+        let only_n1 = kube_usage(&[("n1", "3600m", "2Gi")], &[("hog", "3", "1Gi")]);
+        let r = c.run_with_usage(BY_USAGE, only_n1);
+        assert!(r.evicted().is_empty());
+        assert_eq!(
+            r.tally("LowNodeUtilization").error.as_deref(),
+            Some("metrics.k8s.io has no NodeMetrics for n2")
+        );
+        let down = crate::snapshot::UsageInput {
+            kubernetes: Some(Err(
+                "the server is currently unable to handle the request".into()
+            )),
+            ..Default::default()
+        };
+        let r = c.run_with_usage(BY_USAGE, down);
+        assert!(r.evicted().is_empty());
+        assert_eq!(
+            r.tally("LowNodeUtilization").error.as_deref(),
+            Some(
+                "no usage from metrics.k8s.io: the server is currently unable to handle the request"
+            )
+        );
+    }
+
+    #[test]
+    fn a_pod_without_pod_metrics_is_not_moved() {
+        let usage = kube_usage(
+            &[("n1", "3600m", "2Gi"), ("n2", "200m", "1Gi")],
+            &[("small", "600m", "1Gi"), ("calm", "200m", "1Gi")],
+        );
+        let r = hot().run_with_usage(BY_USAGE, usage);
+        // hog has none; small frees 600m: n1 at 75%, still over, nothing else to take.
+        assert_eq!(r.evicted(), ["small"]);
+        assert_eq!(r.skipped(), [("NoMetrics".to_string(), 1)]);
+    }
+
+    #[test]
+    fn prometheus_moves_one_pod_per_overutilized_node() {
+        let yaml = "strategies: {LowNodeUtilization: {params: {nodeResourceUtilizationThresholds: {thresholds: {MetricResource: 20}, targetThresholds: {MetricResource: 50}, metricsUtilization: {source: Prometheus, prometheus: {query: q}}}}}}";
+        let c = Cluster::with_nodes(3).pods(load("n1", 3, "100m"));
+        let usage = |values: &[(&str, f64)]| crate::snapshot::UsageInput {
+            prometheus: [(
+                "q".to_string(),
+                Ok(values.iter().map(|(n, v)| (n.to_string(), *v)).collect()),
+            )]
+            .into(),
+            ..Default::default()
+        };
+        let r = c.run_with_usage(yaml, usage(&[("n1", 0.9), ("n2", 0.1), ("n3", 0.3)]));
+        assert_eq!(r.evicted(), ["n1-1"]);
+        let t = r.tally("LowNodeUtilization");
+        assert_eq!(t.figures[0].percent.get("MetricResource"), Some(&90.0));
+        let r = c.run_with_usage(yaml, usage(&[("n1", 0.9), ("n2", 0.1)]));
+        assert!(r.evicted().is_empty());
+        assert!(
+            r.tally("LowNodeUtilization")
+                .error
+                .as_deref()
+                .is_some_and(|e| e.ends_with("for n3")),
+        );
+    }
+
+    #[test]
+    fn metrics_validation_names_the_field() {
+        let base = "spec.strategies.LowNodeUtilization.params.nodeResourceUtilizationThresholds";
+        let c = Cluster::with_nodes(2);
+        let lnu = |t: &str, tt: &str, m: &str| {
+            format!(
+                "strategies: {{LowNodeUtilization: {{params: {{nodeResourceUtilizationThresholds: {{thresholds: {t}, targetThresholds: {tt}, metricsUtilization: {m}}}}}}}}}"
+            )
+        };
+        let paths = |yaml: String| -> Vec<String> {
+            c.invalid(&yaml).into_iter().map(|e| e.path).collect()
+        };
+        assert_eq!(
+            paths(lnu(
+                "{example.com/gpu: 10}",
+                "{example.com/gpu: 20}",
+                "{source: KubernetesMetrics}"
+            )),
+            [
+                format!("{base}.thresholds.example.com/gpu"),
+                format!("{base}.targetThresholds.example.com/gpu")
+            ]
+        );
+        assert_eq!(
+            paths(lnu(
+                "{MetricResource: 10}",
+                "{MetricResource: 20}",
+                "{source: Prometheus}"
+            )),
+            [format!("{base}.metricsUtilization.prometheus.query")]
+        );
+        assert_eq!(
+            paths(lnu(
+                "{cpu: 10}",
+                "{cpu: 20}",
+                "{source: Prometheus, prometheus: {query: up}}"
+            )),
+            [
+                format!("{base}.thresholds.cpu"),
+                format!("{base}.targetThresholds.cpu")
+            ]
+        );
+        assert_eq!(
+            paths(lnu(
+                "{MetricResource: 10}",
+                "{MetricResource: 20}",
+                "{source: KubernetesMetrics}"
+            )),
+            [
+                format!("{base}.thresholds.MetricResource"),
+                format!("{base}.targetThresholds.MetricResource")
+            ]
+        );
+        assert_eq!(
+            paths(lnu(
+                "{cpu: 10}",
+                "{cpu: 20}",
+                "{source: KubernetesMetrics, prometheus: {query: up}}"
+            )),
+            [format!("{base}.metricsUtilization.prometheus")]
+        );
+        let ok = c.policy(&lnu(
+            "{MetricResource: 10}",
+            "{MetricResource: 20}",
+            "{source: Prometheus, prometheus: {query: up}}",
+        ));
+        assert_eq!(
+            ok.usage_sources().into_iter().collect::<Vec<_>>(),
+            [crate::snapshot::UsageSource::Prometheus { query: "up".into() }]
+        );
+        assert!(c.policy(BY_REQUESTS).usage_sources().is_empty());
     }
 }

@@ -22,7 +22,7 @@ use std::fmt;
 
 use crate::api;
 use crate::plan::Ledger;
-use crate::snapshot::PodId;
+use crate::snapshot::{PodId, UsageSource};
 use crate::validation::Errors;
 
 pub use registry::{REGISTRY, StrategyConfig};
@@ -48,6 +48,12 @@ pub trait Strategy: fmt::Debug + Send + Sync + Sized + 'static {
 
     /// Proposes its candidates to the ledger.
     fn run(&self, ledger: &mut Ledger<'_>);
+
+    /// Where it reads node usage from (SPEC §13): what has to be collected
+    /// before a run.
+    fn usage_source(&self) -> UsageSource {
+        UsageSource::Requests
+    }
 }
 
 /// A configured strategy, whatever its params: what the engine runs.
@@ -55,6 +61,7 @@ pub trait Planner: fmt::Debug + Send + Sync {
     fn name(&self) -> &'static str;
     fn moves_pods(&self) -> bool;
     fn run(&self, ledger: &mut Ledger<'_>);
+    fn usage_source(&self) -> UsageSource;
 }
 
 impl<S: Strategy> Planner for S {
@@ -68,6 +75,10 @@ impl<S: Strategy> Planner for S {
 
     fn run(&self, ledger: &mut Ledger<'_>) {
         Strategy::run(self, ledger);
+    }
+
+    fn usage_source(&self) -> UsageSource {
+        Strategy::usage_source(self)
     }
 }
 

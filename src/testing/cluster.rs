@@ -97,6 +97,39 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// Like [`Cluster::run`], with measured usage attached to the snapshot.
+    pub fn run_with_usage(&self, yaml: &str, usage: crate::snapshot::UsageInput) -> Run {
+        let snap = self.snapshot().with_usage(usage);
+        let result = engine::plan(&snap, &self.policy(yaml));
+        Run { snap, result }
+    }
+}
+
+/// metrics.k8s.io usage: nodes as (name, cpu, memory), pods as (name, cpu,
+/// memory) in namespace `default`.
+pub fn kube_usage(
+    nodes: &[(&str, &str, &str)],
+    pods: &[(&str, &str, &str)],
+) -> crate::snapshot::UsageInput {
+    let res = |cpu: &str, mem: &str| {
+        crate::snapshot::Resources::from_list(Some(&quantities(&[("cpu", cpu), ("memory", mem)])))
+    };
+    crate::snapshot::UsageInput {
+        kubernetes: Some(Ok(crate::snapshot::KubeMetrics {
+            nodes: nodes
+                .iter()
+                .map(|(n, c, m)| (n.to_string(), res(c, m)))
+                .collect(),
+            pods: pods
+                .iter()
+                .map(|(n, c, m)| (("default".to_string(), n.to_string()), res(c, m)))
+                .collect(),
+        })),
+        ..Default::default()
+    }
+}
+
 pub struct Run {
     pub snap: Snapshot,
     pub result: EvictionPlan,

@@ -150,6 +150,18 @@ fn good() -> Vec<(&'static str, Value)> {
             ),
         ),
         (
+            "low by metrics",
+            low(
+                json!({"thresholds": {"cpu": 20}, "targetThresholds": {"cpu": 50}, "metricsUtilization": {"source": "KubernetesMetrics"}}),
+            ),
+        ),
+        (
+            "high by prometheus",
+            high(
+                json!({"thresholds": {"MetricResource": 20}, "metricsUtilization": {"source": "Prometheus", "prometheus": {"query": "instance:node_cpu_utilisation:ratio"}}}),
+            ),
+        ),
+        (
             "spread constraints",
             strategy(
                 "RemovePodsViolatingTopologySpreadConstraint",
@@ -285,6 +297,20 @@ fn bad() -> Vec<(&'static str, Value, &'static str)> {
                 json!({"podLifeTime": {"includingInitContainers": true}}),
             ),
             "needs at least one of maxPodLifeTimeSeconds, states, conditions and exitCodes",
+        ),
+        (
+            "prometheus without a query",
+            low(
+                json!({"thresholds": {"MetricResource": 20}, "targetThresholds": {"MetricResource": 50}, "metricsUtilization": {"source": "Prometheus"}}),
+            ),
+            "source Prometheus needs prometheus.query",
+        ),
+        (
+            "prometheus with an empty query",
+            high(
+                json!({"thresholds": {"MetricResource": 20}, "metricsUtilization": {"source": "Prometheus", "prometheus": {"query": ""}}}),
+            ),
+            "source Prometheus needs prometheus.query",
         ),
         (
             "lifetime condition without a field",

@@ -524,6 +524,9 @@ async fn every_optional_block_renders() {
         "--log-format=text",
         "--identity=$(POD_NAME)",
         "--policy-label-selector=shard=a",
+        "--prometheus-url=https://prometheus.monitoring.svc:9091",
+        "--prometheus-token-file=/var/run/secrets/prometheus/token",
+        "--prometheus-ca-file=/var/run/secrets/prometheus/ca.crt",
     ] {
         assert!(a.contains(&want.to_string()), "missing {want} in {a:?}");
     }
@@ -693,8 +696,15 @@ async fn cluster_roles_have_no_wildcards_and_chart_and_kustomize_agree() {
         r#"groups=["descheduler.dev"] resources=["deschedulerpolicies"] verbs=["get","list","watch"] names=null"#,
         r#"groups=["descheduler.dev"] resources=["deschedulerpolicies/status"] verbs=["patch"] names=null"#,
         r#"groups=["events.k8s.io"] resources=["events"] verbs=["create","patch"] names=null"#,
+        r#"groups=["metrics.k8s.io"] resources=["nodes","pods"] verbs=["get","list"] names=null"#,
     ];
     assert_eq!(rules(one(&defaults, "ClusterRole")), want);
+    // rbac.metricsApi=false drops the metrics.k8s.io rule, and only that.
+    let no_metrics = render("rel", "ops", &["--set", "rbac.metricsApi=false"]).await;
+    assert_eq!(
+        rules(one(&no_metrics, "ClusterRole")),
+        want[..want.len() - 1].to_vec()
+    );
     // rbac.rolloutRestart adds exactly what singleReplicaStrategy: RolloutRestart uses.
     let mut with_restart = want.clone();
     with_restart.push(

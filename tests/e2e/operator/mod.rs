@@ -25,6 +25,7 @@
 mod approval;
 mod ha;
 mod lifecycle;
+mod metrics;
 mod placement;
 mod simulate_live;
 mod single_replica;
