@@ -42,6 +42,9 @@ POOL = "accuracy.descheduler.dev/pool"
 DRAIN = "accuracy.descheduler.dev/drain"
 SOFT = "accuracy.descheduler.dev/soft"
 ZONE = "topology.kubernetes.io/zone"
+# Set by --evictions-per-minute: slow enough and the scheduler binds each
+# replacement before the next eviction, in plan order, as the model places them.
+EVICTIONS_PER_MINUTE = 120
 
 
 def kubectl(*args, stdin=None, check=True):
@@ -184,7 +187,7 @@ def round_(ns, rng, results):
     env = dict(os.environ, KUBECONFIG=KUBECONFIG, RUST_LOG="warn")
     op = subprocess.Popen([BIN, "run", "--metrics-bind-address", "127.0.0.1:0",
                            "--policy-label-selector", f"accuracy={ns}",
-                           "--max-evictions-per-minute", "120"],
+                           "--max-evictions-per-minute", str(EVICTIONS_PER_MINUTE)],
                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         kubectl("apply", "-f", policy_file)
@@ -243,7 +246,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--evictions-per-minute", type=int, default=120)
     args = ap.parse_args()
+    global EVICTIONS_PER_MINUTE
+    EVICTIONS_PER_MINUTE = args.evictions_per_minute
     if not os.path.exists(BIN):
         sys.exit(f"{BIN} not found: cargo build --release")
     kubectl("apply", "--server-side", "--force-conflicts", "-f", os.path.join(ROOT, "crds/deschedulerpolicies.descheduler.dev.yaml"))
@@ -265,7 +271,7 @@ def main():
     strict = [x for x in unique if not x["earlier_tie"]]
     lines = ["| rounds | evictions | exact node, all | exact, unique choice (no tie in the owner's predictions) | exact, no tie before either | owners with Pending agreement | plan = operator's evictions |",
              "|---|---|---|---|---|---|---|",
-             f"| {args.rounds} (seed {args.seed}) | {total} | {share(rows)} | {share(unique)} | {share(strict)} | "
+             f"| {args.rounds} (seed {args.seed}, {args.evictions_per_minute}/min) | {total} | {share(rows)} | {share(unique)} | {share(strict)} | "
              f"{pend_ok}/{len(rows)} | {all(x['same_plan'] for x in results if x.get('summary'))} |", ""]
     for s in (x for x in results if x.get("summary")):
         lines.append(f"- {s['round']}: planned {s['planned']}, evicted {s['evicted']}, operator's follow-up {s['operator_placement']}")
