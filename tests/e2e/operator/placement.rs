@@ -218,3 +218,54 @@ async fn replacements_that_come_back_back_the_workload_off() {
         2.0
     );
 }
+
+#[tokio::test]
+async fn a_moved_replacement_flagged_again_backs_the_workload_off() {
+    let s = Scenario::new("op-flagged").await;
+    let op = Operator::start(&s.ns, "op", &[]);
+    let (_op, (nodes, before)) = tokio::join!(op, tainted_node_setup(&s, &[("web", 2)]));
+    let name = s.policy_name("taints");
+    s.create_policy(
+        "taints",
+        json!({"interval": "1h", "placementCheck": "Enforce", "strategies": {TAINTS: {}}}),
+    )
+    .await;
+    let (_, first) = s.wait_run(&name, None, WAIT).await;
+    assert_eq!(first.evicted, 2, "{first:?}");
+    let gone = s.gone(&before).await;
+    s.wait_replaced("web", 2, &super::uids(&before, &gone))
+        .await;
+    let placement = wait_placement(&s, &name).await;
+    assert_eq!(placement.landed_as_predicted, 2, "{placement:?}");
+
+    // The taint flaps: n0 is clean again and n1 tainted, so the same
+    // strategy flags the replacements it just moved. Evicting them would
+    // only send them back: the workload is backed off instead.
+    s.update_node(&nodes[0], |n| {
+        if let Some(spec) = n.spec.as_mut() {
+            spec.taints = None;
+        }
+    })
+    .await;
+    s.taint(&nodes[1], super::TAINT_KEY, "x").await;
+    let moved = s.all_pods().await;
+    s.run_now(&name, "flap").await;
+    let (_, second) = s
+        .wait_run_where(&name, WAIT, |r| r.trigger.as_deref() == Some("flap"))
+        .await;
+    assert_eq!(second.evicted, 0, "{second:?}");
+    assert_eq!(
+        second.strategies[0].skipped.get("Cooldown"),
+        Some(&2),
+        "{second:?}"
+    );
+    assert!(s.gone(&moved).await.is_empty());
+    let p: DeschedulerPolicy = s.policies().get(&name).await.expect("policy");
+    let backoff = p.status.map(|s| s.backoff).unwrap_or_default();
+    assert_eq!(backoff.len(), 1, "{backoff:?}");
+    assert_eq!(
+        (backoff[0].reason.as_str(), backoff[0].strikes),
+        ("FlaggedAgain", 1),
+        "{backoff:?}"
+    );
+}
