@@ -36,9 +36,9 @@ YAML
 now=2026-11-23T12:00:00Z
 # measure LABEL CMD...: "seconds peak-MiB" of one run.
 measure() {
-  local t
-  t="$( { /usr/bin/time -f '%e %M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -n1)"
-  awk '{printf "%.2f s | %.0f MiB", $1, $2 / 1024}' <<<"${t}"
+  /usr/bin/time -o "${out}/time.txt" -f '%e %M' "$@" >/dev/null 2>"${out}/stderr.txt" \
+    || { echo "failed: $* ($(tail -n1 "${out}/stderr.txt"))" >&2; exit 1; }
+  awk '{printf "%.2f s | %.0f MiB", $1, $2 / 1024}' "${out}/time.txt"
 }
 echo "| nodes | pods | budgets | shape | dump | parse only | simulate near-empty (time, peak RSS) | RSS / dump | full policy (time, peak RSS) |"
 echo "|---|---|---|---|---|---|---|---|---|"
@@ -49,12 +49,13 @@ for n in "${@:-250 500 1000 5000 10000}"; do
     [[ -s "${f}" ]] || "${gen}" --nodes "${n}" --seed 1 --namespaces 4 --pdb-share "${share}" "${flag[@]}" \
       --out "${f}" --policy-out "${out}/full.yaml" 2>"${out}/gen.log"
     [[ -s "${out}/full.yaml" ]] || "${gen}" --nodes 10 --policy-out "${out}/full.yaml" 2>/dev/null
-    pods="$(grep -c '"kind": *"Pod"' <(jq -c '.items[] | {kind}' "${f}"))"
-    pdbs="$(jq '[.items[] | select(.kind == "PodDisruptionBudget")] | length' "${f}")"
     size="$(stat -c %s "${f}")"
-    p="$( { /usr/bin/time -f '%e' "${parse}" "${f}" 2>/dev/null >/dev/null; } 2>&1 | tail -n1)"
+    /usr/bin/time -o "${out}/time.txt" -f '%e' "${parse}" "${f}" >"${out}/kinds.txt" 2>/dev/null
+    p="$(cat "${out}/time.txt")"
+    pods="$(awk '$1 == "Pod" {print $2}' "${out}/kinds.txt")"
+    pdbs="$(awk '$1 == "PodDisruptionBudget" {print $2}' "${out}/kinds.txt")"
     near="$(measure "${bin}" simulate --policy "${out}/near-empty.yaml" --cluster "${f}" --now "${now}")"
-    rss="$(awk -v r="${near#*| }" -v s="${size}" 'BEGIN{split(r,a," "); printf "%.2fx", a[1]*1048576/s}')"
+    rss="$(awk -v s="${size}" '{printf "%.2fx", $2 * 1024 / s}' "${out}/time.txt")"
     full="$(measure "${bin}" simulate --policy "${out}/full.yaml" --cluster "${f}" --now "${now}" --output json)"
     echo "| ${n} | ${pods} | ${pdbs} | ${shape} | $((size / 1048576)) MB | ${p} s | ${near} | ${rss} | ${full} |"
   done

@@ -15,13 +15,20 @@ fn main() -> anyhow::Result<()> {
     let mut text = Vec::new();
     std::fs::File::open(&path)?.read_to_end(&mut text)?;
     let v: serde_json::Value = serde_json::from_slice(&text)?;
-    let items = v
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut kinds = std::collections::BTreeMap::<&str, usize>::new();
+    for item in v
         .get("items")
         .and_then(serde_json::Value::as_array)
-        .map_or(0, Vec::len);
-    eprintln!(
-        "parsejson: {items} items in {:.3} s",
-        started.elapsed().as_secs_f64()
-    );
+        .into_iter()
+        .flatten()
+    {
+        let kind = item.get("kind").and_then(serde_json::Value::as_str);
+        *kinds.entry(kind.unwrap_or("?")).or_default() += 1;
+    }
+    eprintln!("parsejson: parsed in {elapsed:.3} s");
+    for (kind, n) in kinds {
+        println!("{kind} {n}");
+    }
     Ok(())
 }
