@@ -12,7 +12,9 @@ use crate::selectors::{Requirement, Selector};
 /// pods it was built from.
 #[derive(Default)]
 pub struct LabelIndex {
-    by_key: HashMap<(String, String), HashMap<String, Vec<PodId>>>,
+    /// namespace -> key -> value -> pods; looked up by `&str`, so a hit
+    /// allocates nothing.
+    by_ns: HashMap<String, HashMap<String, HashMap<String, Vec<PodId>>>>,
 }
 
 impl LabelIndex {
@@ -37,25 +39,42 @@ impl LabelIndex {
         ns: &str,
         key: &str,
     ) -> &'s HashMap<String, Vec<PodId>> {
-        self.by_key
-            .entry((ns.to_string(), key.to_string()))
-            .or_insert_with(|| {
-                let mut m: HashMap<String, Vec<PodId>> = HashMap::default();
-                for &p in in_ns {
-                    if let Some(v) = pods[p].labels().get(key) {
-                        m.entry(v.clone()).or_default().push(p);
-                    }
+        if !self.by_ns.get(ns).is_some_and(|k| k.contains_key(key)) {
+            let mut m: HashMap<String, Vec<PodId>> = HashMap::default();
+            for &p in in_ns {
+                if let Some(v) = pods[p].labels().get(key) {
+                    m.entry(v.clone()).or_default().push(p);
                 }
-                m
-            })
+            }
+            self.by_ns
+                .entry(ns.to_string())
+                .or_default()
+                .insert(key.to_string(), m);
+        }
+        &self.by_ns[ns][key]
     }
 
     /// The pods of `ns` that `selector` can match, in id order: those carrying
-    /// one of the values of its most selective `key in (values)` requirement
-    /// (matchLabels entries are such requirements). None when it has no such
-    /// requirement, so every pod of the namespace can match. The caller still
-    /// applies the whole selector.
+    /// one of the values of its first `key in (values)` requirement. None when
+    /// it has no such requirement (then every pod of the namespace can match).
+    /// The caller still applies the whole selector.
     pub fn candidates(
+        &mut self,
+        pods: &PerPod<PodInfo>,
+        in_ns: &[PodId],
+        ns: &str,
+        selector: &Selector,
+    ) -> Option<Vec<PodId>> {
+        let (key, values) = selector.required_values()?;
+        let index = self.values(pods, in_ns, ns, key);
+        Some(gather(index, values, None))
+    }
+
+    /// [`LabelIndex::candidates`] through the most selective `key in
+    /// (values)` requirement (matchLabels entries are such requirements):
+    /// worth its extra lookups when selectors are few and their first term
+    /// is broad (a budget selecting `team=x, app=y`).
+    pub fn most_selective(
         &mut self,
         pods: &PerPod<PodInfo>,
         in_ns: &[PodId],
@@ -81,14 +100,23 @@ impl LabelIndex {
         }
         let (key, values, count) = best?;
         let index = self.values(pods, in_ns, ns, key);
-        let mut out: Vec<PodId> = Vec::with_capacity(count);
-        for v in values {
-            out.extend_from_slice(index.get(v).map_or(&[], Vec::as_slice));
-        }
-        if values.len() > 1 {
-            out.sort_unstable();
-            out.dedup();
-        }
-        Some(out)
+        Some(gather(index, values, Some(count)))
     }
+}
+
+/// The pods carrying one of `values`, in id order.
+fn gather(
+    index: &HashMap<String, Vec<PodId>>,
+    values: &[String],
+    count: Option<usize>,
+) -> Vec<PodId> {
+    let mut out: Vec<PodId> = Vec::with_capacity(count.unwrap_or(0));
+    for v in values {
+        out.extend_from_slice(index.get(v).map_or(&[], Vec::as_slice));
+    }
+    if values.len() > 1 {
+        out.sort_unstable();
+        out.dedup();
+    }
+    out
 }

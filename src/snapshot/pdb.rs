@@ -50,7 +50,7 @@ impl PdbInfo {
                 let ns = pdb.metadata.namespace.as_deref().unwrap_or_default();
                 let matches =
                     |p: PodId| !pods[p].phase.is_terminal() && sel.matches(pods[p].labels());
-                match labels.candidates(pods, in_namespace, ns, sel) {
+                match labels.most_selective(pods, in_namespace, ns, sel) {
                     Some(candidates) => candidates.into_iter().filter(|&p| matches(p)).collect(),
                     None => in_namespace
                         .iter()
