@@ -6,7 +6,7 @@
 //! A replacement is a pod of the same controller owner that the run's
 //! snapshot did not have; each is matched to one eviction, in plan order.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
@@ -96,39 +96,40 @@ impl Followup {
     }
 
     /// Where each awaited replacement is among `pods` (the caches' pods,
-    /// read after the run): `landings[i]` is for `awaited[i]`.
-    pub fn landings(&self, pods: &[Arc<Pod>]) -> Vec<Landing> {
-        self.awaited
-            .iter()
-            .zip(self.replacements(pods))
-            .map(|(w, r)| match r.and_then(|r| r.node) {
+    /// read after the run), from one pass over them: `landings[i]` is for
+    /// `awaited[i]`; `moved` are those bound to a node other than their
+    /// predecessor's, which the next run watches for the same strategy
+    /// flagging them again.
+    pub fn look(&self, pods: &[Arc<Pod>]) -> Look {
+        let mut look = Look::default();
+        for (w, r) in self.awaited.iter().zip(self.replacements(pods)) {
+            let node = r.as_ref().and_then(|r| r.node);
+            look.landings.push(match node {
                 None => Landing::Pending,
                 Some(n) if n == w.source => Landing::OnSource,
                 Some(n) if w.predicted.as_ref().and_then(|p| p.as_deref()) == Some(n) => {
                     Landing::AsPredicted
                 }
                 Some(_) => Landing::Elsewhere,
-            })
-            .collect()
-    }
-
-    /// The replacements bound to a node other than their predecessor's,
-    /// which the next run watches for the same strategy flagging them again.
-    pub fn moved(&self, pods: &[Arc<Pod>]) -> Vec<Moved> {
-        self.awaited
-            .iter()
-            .zip(self.replacements(pods))
-            .filter_map(|(w, r)| {
-                let r = r?;
-                let node = r.node.filter(|n| *n != w.source)?;
-                Some(Moved {
+            });
+            if let (Some(r), Some(n)) = (r.as_ref(), node.filter(|n| *n != w.source)) {
+                look.moved.push(Moved {
                     strategy: w.strategy.clone(),
                     owner: w.owner.clone(),
-                    uid: r.uid,
-                    node: node.to_string(),
-                })
-            })
-            .collect()
+                    uid: r.uid.clone(),
+                    node: n.to_string(),
+                });
+            }
+        }
+        look
+    }
+
+    pub fn landings(&self, pods: &[Arc<Pod>]) -> Vec<Landing> {
+        self.look(pods).landings
+    }
+
+    pub fn moved(&self, pods: &[Arc<Pod>]) -> Vec<Moved> {
+        self.look(pods).moved
     }
 
     /// The replacement matched to each awaited eviction, if it exists yet.
@@ -163,6 +164,13 @@ impl Followup {
     }
 }
 
+/// What [`Followup::look`] found.
+#[derive(Debug, Default)]
+pub struct Look {
+    pub landings: Vec<Landing>,
+    pub moved: Vec<Moved>,
+}
+
 /// A pod the run's snapshot did not have.
 struct Fresh<'a> {
     created: Option<k8s_openapi::jiff::Timestamp>,
@@ -189,16 +197,14 @@ pub fn flagged_again(moved: &[Moved], snap: &Snapshot, plan: &EvictionPlan) -> B
     if moved.is_empty() {
         return BTreeSet::new();
     }
+    let by_uid: HashMap<&str, &Moved> = moved.iter().map(|m| (m.uid.as_str(), m)).collect();
     plan.evictions
         .iter()
         .filter_map(|e| {
             let p = snap.pod(e.pod);
+            let m = by_uid.get(uid(&p.pod).as_str())?;
             let node = p.node.map(|n| snap.node(n).name.as_str())?;
-            let uid = uid(&p.pod);
-            moved
-                .iter()
-                .find(|m| m.strategy == e.strategy && m.node == node && m.uid == uid)
-                .map(|m| m.owner.clone())
+            (m.strategy == e.strategy && m.node == node).then(|| m.owner.clone())
         })
         .collect()
 }

@@ -249,16 +249,15 @@ async fn follow_up(
     }
     let wait = FOLLOW_UP.min(policy.interval / 3);
     let deadline = Instant::now() + wait;
-    let (landings, pods) = loop {
-        let pods = r.caches.pods();
-        let landings = follow.landings(&pods);
-        let done = landings.iter().all(|l| *l != Landing::Pending);
+    let followup::Look { landings, moved } = loop {
+        let look = follow.look(&r.caches.pods());
+        let done = look.landings.iter().all(|l| *l != Landing::Pending);
         if done || Instant::now() >= deadline || r.shutdown.is_cancelled() {
-            break (landings, pods);
+            break look;
         }
         tokio::time::sleep(FOLLOW_UP_POLL).await;
     };
-    r.set_moved(name, follow.moved(&pods));
+    r.set_moved(name, moved);
     let awaited = &follow.awaited;
     for (w, l) in awaited.iter().zip(&landings) {
         r.metrics.count_replacement(name, &w.strategy, l.as_str());

@@ -4,8 +4,8 @@
 
 use super::Strategy;
 use super::utilization::{
-    Capacity, Loads, MAX_FIGURES, Thresholds, all_positive, below_all, check_source,
-    check_thresholds, fill_natives, score, take,
+    Capacity, Loads, Thresholds, all_positive, below_all, check_source, check_thresholds,
+    fill_natives, score, take,
 };
 use crate::api;
 use k8s_openapi::api::core::v1::PodSpec;
@@ -94,21 +94,13 @@ impl Strategy for HighNodeUtilization {
             .copied()
             .filter(|&n| below_all(&loads, ledger, n, thresholds))
             .collect();
-        if loads.is_measured() {
-            let figures = nodes
-                .iter()
-                .take(MAX_FIGURES)
-                .map(|&n| {
-                    let class = if under.contains(&n) {
-                        NodeClass::Underutilized
-                    } else {
-                        NodeClass::Appropriate
-                    };
-                    loads.figure(ledger, n, class, thresholds)
-                })
-                .collect();
-            ledger.record_usage(source.as_str(), figures);
-        }
+        loads.record(ledger, source, &nodes, thresholds, |n| {
+            if under.contains(&n) {
+                NodeClass::Underutilized
+            } else {
+                NodeClass::Appropriate
+            }
+        });
         if under.is_empty()
             || under.len() <= *number_of_nodes as usize
             || under.len() == nodes.len()

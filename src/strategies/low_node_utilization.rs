@@ -3,7 +3,7 @@
 
 use super::Strategy;
 use super::utilization::{
-    Capacity, Loads, MAX_FIGURES, Thresholds, above_any, all_positive, below_all, check_source,
+    Capacity, Loads, Thresholds, above_any, all_positive, below_all, check_source,
     check_thresholds, fill_natives, score, take,
 };
 use crate::api;
@@ -150,23 +150,15 @@ impl Strategy for LowNodeUtilization {
             .copied()
             .filter(|&n| above_any(&loads, ledger, n, &high))
             .collect();
-        if loads.is_measured() {
-            let figures = nodes
-                .iter()
-                .take(MAX_FIGURES)
-                .map(|&n| {
-                    let class = if over.contains(&n) {
-                        NodeClass::Overutilized
-                    } else if under.contains(&n) {
-                        NodeClass::Underutilized
-                    } else {
-                        NodeClass::Appropriate
-                    };
-                    loads.figure(ledger, n, class, &high)
-                })
-                .collect();
-            ledger.record_usage(source.as_str(), figures);
-        }
+        loads.record(ledger, source, &nodes, &high, |n| {
+            if over.contains(&n) {
+                NodeClass::Overutilized
+            } else if under.contains(&n) {
+                NodeClass::Underutilized
+            } else {
+                NodeClass::Appropriate
+            }
+        });
         if under.is_empty()
             || under.len() <= *number_of_nodes as usize
             || under.len() == nodes.len()

@@ -323,6 +323,29 @@ impl<'s> Loads<'s> {
     }
 }
 
+impl Loads<'_> {
+    /// Records, when usage is measured, the figures of the first
+    /// [`MAX_FIGURES`] nodes with the class `class_of` gives each.
+    pub fn record(
+        &self,
+        ledger: &mut Ledger<'_>,
+        source: &UsageSource,
+        nodes: &[NodeId],
+        limits: &Thresholds,
+        class_of: impl Fn(NodeId) -> NodeClass,
+    ) {
+        if !self.is_measured() {
+            return;
+        }
+        let figures = nodes
+            .iter()
+            .take(MAX_FIGURES)
+            .map(|&n| self.figure(ledger, n, class_of(n), limits))
+            .collect();
+        ledger.record_usage(source.as_str(), figures);
+    }
+}
+
 fn sub_measured(node: &mut Resources, pod: &Resources) {
     node.cpu = node.cpu.saturating_sub(pod.cpu).max(0);
     node.memory = node.memory.saturating_sub(pod.memory).max(0);
