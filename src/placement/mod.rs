@@ -368,8 +368,9 @@ impl<'s> Model<'s> {
         let start = self.start % list.len();
         let mut feasible = Vec::with_capacity(want);
         let mut visited = 0;
-        for i in 0..list.len() {
-            let n = list[(start + i) % list.len()];
+        // From `start` round to just before it: no division per node.
+        let (before, from) = list.split_at(start);
+        for &n in from.iter().chain(before) {
             visited += 1;
             if self.check(&cyc, n).is_ok() {
                 feasible.push(n);
@@ -382,6 +383,8 @@ impl<'s> Model<'s> {
         (node, visited, tied)
     }
 
+    // Inlined into the cycle's node loop, the hottest code of a plan.
+    #[inline]
     fn check(&self, cyc: &Cycle<'_>, n: NodeId) -> Result<(), Filter> {
         let flags = cyc.statics.flags(n);
         let fail = |bit: u8, f: Filter| if flags & bit == 0 { Err(f) } else { Ok(()) };
@@ -410,6 +413,7 @@ impl<'s> Model<'s> {
         Ok(())
     }
 
+    #[inline]
     fn ports_free(&self, want: &[HostPort], n: NodeId) -> bool {
         let used = &self.ports[n];
         want.iter().all(|w| {
@@ -420,6 +424,7 @@ impl<'s> Model<'s> {
 
     /// NodeResourcesFit's filter: room for one more pod, and for every
     /// resource the pod requests.
+    #[inline]
     fn fits(&self, req: &Resources, n: NodeId) -> bool {
         let st = &self.nodes[n];
         if st.used.pods + 1 > st.alloc_pods

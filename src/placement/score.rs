@@ -25,6 +25,7 @@ fn least_requested(requested: i64, capacity: i64) -> i64 {
 
 /// NodeResourcesFit's LeastAllocated over cpu and memory (weight 1 each);
 /// resources the node has none of are left out.
+#[inline]
 pub(crate) fn least_allocated(requested: [i64; 2], allocatable: [i64; 2]) -> i64 {
     let mut sum = 0;
     let mut weights = 0;
@@ -34,36 +35,47 @@ pub(crate) fn least_allocated(requested: [i64; 2], allocatable: [i64; 2]) -> i64
             weights += 1;
         }
     }
-    if weights == 0 { 0 } else { sum / weights }
+    // Scores are 0..100: halving needs no division.
+    match weights {
+        0 => 0,
+        1 => sum,
+        _ => sum / 2,
+    }
 }
 
 /// NodeResourcesBalancedAllocation over cpu and memory: 100 times one minus
 /// the standard deviation of the requested fractions (capped at 1).
+#[inline]
 pub(crate) fn balanced(requested: [i64; 2], allocatable: [i64; 2]) -> i64 {
-    let fractions: Vec<f64> = requested
-        .into_iter()
-        .zip(allocatable)
-        .filter(|(_, a)| *a > 0)
-        .map(|(r, a)| (r as f64 / a as f64).min(1.0))
-        .collect();
-    let std = match fractions.as_slice() {
-        [a, b] => ((a - b) / 2.0).abs(),
+    // Runs for every scored node of every cycle: no allocation.
+    let fraction = |i: usize| {
+        (allocatable[i] > 0).then(|| (requested[i] as f64 / allocatable[i] as f64).min(1.0))
+    };
+    let std = match (fraction(0), fraction(1)) {
+        (Some(a), Some(b)) => ((a - b) / 2.0).abs(),
         _ => 0.0,
     };
     ((1.0 - std) * MAX as f64) as i64
 }
 
-/// The framework's DefaultNormalizeScore: scale to 0..100 by the maximum,
-/// reversed when fewer is better.
+/// The framework's DefaultNormalizeScore of one score, given the maximum
+/// over the feasible nodes: scale to 0..100, reversed when fewer is better.
+#[inline]
+fn normalized(s: i64, max: i64, reverse: bool) -> i64 {
+    match (max, reverse) {
+        (0, true) => MAX,
+        (0, false) => s,
+        (max, false) => MAX * s / max,
+        (max, true) => MAX - MAX * s / max,
+    }
+}
+
+/// DefaultNormalizeScore over a list of scores.
+#[cfg(test)]
 pub(crate) fn default_normalize(scores: &mut [i64], reverse: bool) {
     let max = scores.iter().copied().max().unwrap_or(0).max(0);
     for s in scores.iter_mut() {
-        *s = match (max, reverse) {
-            (0, true) => MAX,
-            (0, false) => *s,
-            (max, false) => MAX * *s / max,
-            (max, true) => MAX - MAX * *s / max,
-        };
+        *s = normalized(*s, max, reverse);
     }
 }
 
@@ -114,34 +126,43 @@ impl Model<'_> {
 
     /// The weighted sum of the normalized scores of each feasible node.
     pub(crate) fn scores(&self, cyc: &Cycle<'_>, feasible: &[NodeId]) -> Vec<i64> {
+        // One pass over the feasible nodes after the maxima the
+        // normalizations need; this runs for every planned eviction.
         let statics = &cyc.statics;
         let pod = cyc.prof.pod;
         let (nz_cpu, nz_mem) = cyc.prof.nonzero;
         let best_effort = pod.requests.cpu == 0 && pod.requests.memory == 0;
-        let from = |v: &Option<Vec<i64>>| -> Vec<i64> {
-            match v {
-                Some(v) => feasible.iter().map(|n| v[n.index()]).collect(),
-                None => vec![0; feasible.len()],
-            }
+        let max_of = |v: &[i64]| {
+            feasible
+                .iter()
+                .map(|n| v[n.index()])
+                .max()
+                .unwrap_or(0)
+                .max(0)
         };
-        let mut taints = from(&statics.prefer_no_schedule);
-        default_normalize(&mut taints, true);
-        let mut node_affinity = from(&statics.preferred);
-        default_normalize(&mut node_affinity, false);
-        let mut inter_pod: Vec<i64> = feasible
-            .iter()
-            .map(|&n| cyc.affinity.raw_score(n))
-            .collect();
-        if cyc.affinity.scored {
-            min_max_normalize(&mut inter_pod);
-        } else {
-            inter_pod.fill(0);
-        }
+        let taints = statics
+            .prefer_no_schedule
+            .as_deref()
+            .map(|v| (v, max_of(v)));
+        let node_affinity = statics.preferred.as_deref().map(|v| (v, max_of(v)));
+        let inter_pod = cyc.affinity.scored.then(|| {
+            let mut raw: Vec<i64> = feasible
+                .iter()
+                .map(|&n| cyc.affinity.raw_score(n))
+                .collect();
+            min_max_normalize(&mut raw);
+            raw
+        });
         let spread = cyc.spread.scores(feasible);
         feasible
             .iter()
             .enumerate()
             .map(|(i, &n)| {
+                // Without raw scores every node scores as a raw 0 would.
+                let taints = taints.map_or(MAX, |(v, max)| normalized(v[n.index()], max, true));
+                let node_affinity =
+                    node_affinity.map_or(0, |(v, max)| normalized(v[n.index()], max, false));
+                let inter_pod = inter_pod.as_ref().map_or(0, |v| v[i]);
                 let st = &self.nodes[n];
                 let alloc = [st.alloc_cpu, st.alloc_mem];
                 let fit = least_allocated([st.nz_cpu + nz_cpu, st.nz_mem + nz_mem], alloc);
@@ -156,11 +177,11 @@ impl Model<'_> {
                         alloc,
                     )
                 };
-                W_TAINTS * taints[i]
-                    + W_NODE_AFFINITY * node_affinity[i]
+                W_TAINTS * taints
+                    + W_NODE_AFFINITY * node_affinity
                     + W_FIT * fit
                     + W_BALANCED * bal
-                    + W_INTER_POD * inter_pod[i]
+                    + W_INTER_POD * inter_pod
                     + W_SPREAD * spread[i]
             })
             .collect()

@@ -201,11 +201,12 @@ impl SpreadCycle {
         if self.soft.is_empty() {
             return out;
         }
-        let ignored: Vec<bool> = feasible
-            .iter()
-            .map(|&n| self.soft_require_all && self.soft.iter().any(|s| s.domains.of(n).is_none()))
-            .collect();
-        let scored = ignored.iter().filter(|i| !**i).count();
+        // Nodes lacking a key are not scored only when every key is required.
+        let ignored = |n: NodeId| {
+            self.soft_require_all && self.soft.iter().any(|s| s.domains.of(n).is_none())
+        };
+        let scored = feasible.iter().filter(|&&n| !ignored(n)).count();
+        let mut seen = Vec::new();
         let weights: Vec<f64> = self
             .soft
             .iter()
@@ -214,8 +215,9 @@ impl SpreadCycle {
                     scored
                 } else {
                     // Distinct values among the scored nodes; a missing key is a value ("").
-                    let mut seen = vec![false; s.domains.count + 1];
-                    for (&n, _) in feasible.iter().zip(&ignored).filter(|(_, i)| !**i) {
+                    seen.clear();
+                    seen.resize(s.domains.count + 1, false);
+                    for &n in feasible.iter().filter(|&&n| !ignored(n)) {
                         seen[s.domains.of(n).unwrap_or(s.domains.count)] = true;
                     }
                     seen.iter().filter(|x| **x).count()
@@ -223,35 +225,42 @@ impl SpreadCycle {
                 ((size + 2) as f64).ln()
             })
             .collect();
-        let raw: Vec<i64> = feasible
-            .iter()
-            .map(|&n| {
-                let mut score = 0.0;
-                for (s, w) in self.soft.iter().zip(&weights) {
-                    if let Some(d) = s.domains.of(n) {
-                        let cnt = if s.hostname {
-                            s.counts[n.index()]
-                        } else {
-                            s.counts[d]
-                        };
-                        score += f64::from(cnt) * w + (s.max_skew - 1) as f64;
-                    }
+        // Raw scores first (out holds them), then min and max over the scored.
+        const IGNORED: i64 = i64::MIN;
+        let raw = |n: NodeId| -> i64 {
+            let mut score = 0.0;
+            for (s, w) in self.soft.iter().zip(&weights) {
+                if let Some(d) = s.domains.of(n) {
+                    let cnt = if s.hostname {
+                        s.counts[n.index()]
+                    } else {
+                        s.counts[d]
+                    };
+                    score += f64::from(cnt) * w + (s.max_skew - 1) as f64;
                 }
-                score.round() as i64
-            })
-            .collect();
-        let live = || {
-            raw.iter()
-                .zip(&ignored)
-                .filter(|(_, i)| !**i)
-                .map(|(r, _)| *r)
+            }
+            score.round() as i64
         };
-        let (min, max) = (live().min().unwrap_or(0), live().max().unwrap_or(0).max(0));
-        for ((o, r), i) in out.iter_mut().zip(&raw).zip(&ignored) {
-            *o = match (*i, max) {
-                (true, _) => 0,
-                (false, 0) => 100,
-                (false, max) => 100 * (max + min - r) / max,
+        let (mut min, mut max) = (i64::MAX, i64::MIN);
+        for (o, &n) in out.iter_mut().zip(feasible) {
+            if ignored(n) {
+                *o = IGNORED;
+                continue;
+            }
+            let r = raw(n);
+            *o = r;
+            min = min.min(r);
+            max = max.max(r);
+        }
+        if min > max {
+            (min, max) = (0, 0);
+        }
+        let max = max.max(0);
+        for o in out.iter_mut() {
+            *o = match (*o, max) {
+                (IGNORED, _) => 0,
+                (_, 0) => 100,
+                (r, max) => 100 * (max + min - r) / max,
             };
         }
         out
