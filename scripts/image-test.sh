@@ -40,6 +40,8 @@
 #            read-only copy of the image, the ServiceAccount directory bound
 #            read-only, uid/gid 65532, empty bounding set, no_new_privs, the
 #            same environment. For hosts where podman cannot run containers.
+#            Without a container runtime there is no seccomp filter and no
+#            memory limit; everything else is checked the same way.
 #   auto     (default) podman if a container can run here, else unshare.
 #
 # Environment:
