@@ -3,7 +3,7 @@ SHELL := /bin/bash
 
 CLUSTER := tests/e2e/cluster
 
-.PHONY: help cluster-build cluster-build-metrics cluster-up cluster-up-metrics cluster-down e2e e2e-metrics test install-tools-build generate demo
+.PHONY: help cluster-build cluster-build-metrics cluster-up cluster-up-metrics cluster-down e2e e2e-metrics test install-tools-build generate demo image image-test
 
 help:
 	@echo "make test           build the control plane, start it, run all cargo tests, stop it"
@@ -18,6 +18,9 @@ help:
 	@echo "make install-tools-build  build helm and Flux's source-/helm-controller into .cache/bin (no-op if up to date)"
 	@echo "make demo           the operator on a local control plane: a badly placed workload before and after"
 	@echo "make generate       regenerate the CRD into crds/, charts/descheduler/crds/ and config/crd/"
+	@echo "make image          build the operator image offline (static binary, FROM scratch) with buildah/podman"
+	@echo "                    IMAGE=<ref> make image: tag it <ref> (default ghcr.io/descheduler-dev/descheduler:<version>)"
+	@echo "make image-test     build the image, run it with podman as the chart's Deployment would, check /readyz and an eviction"
 
 # --- local Kubernetes control plane for the e2e tests (tests/e2e/cluster) ---
 
@@ -59,6 +62,17 @@ generate:
 
 demo:
 	scripts/demo.sh
+
+# --- the container image (Dockerfile; README.md, "Container image") ---
+
+# Offline: cargo on the host (static), then the Dockerfile's `prebuilt` target.
+image:
+	scripts/image.sh $(IMAGE)
+
+# Builds the image and runs it as the chart's Deployment would against the
+# local control plane (started, and stopped again, if it is not up).
+image-test: cluster-build install-tools-build
+	scripts/image-test.sh
 
 e2e: cluster-up install-tools-build
 	cargo test --test e2e
