@@ -87,11 +87,27 @@ fn typed<T: DeserializeOwned>(path: &Path, location: &str, v: Value) -> Result<A
 /// Reads a cluster dump. Kinds other than Node, Pod, PodDisruptionBudget,
 /// PriorityClass and Namespace are skipped with a warning.
 pub fn load_cluster(path: &Path) -> Result<Dump, InputError> {
-    if let Some(dump) = stream_json_list(path) {
+    if let Some(dump) = std::fs::File::open(path)
+        .ok()
+        .and_then(|f| stream_json_list(path, std::io::BufReader::with_capacity(1 << 16, f)))
+    {
         return Ok(dump);
     }
     let text = read(path)?;
     parse_cluster(path, &text)
+}
+
+/// [`load_cluster`] on a dump already in memory (`path` only names it in
+/// messages): the same two readers in the same order.
+pub fn read_cluster(path: &Path, bytes: &[u8]) -> Result<Dump, InputError> {
+    if let Some(dump) = stream_json_list(path, bytes) {
+        return Ok(dump);
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| InputError::Read {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    })?;
+    parse_cluster(path, text)
 }
 
 /// The fast path for a JSON `List` (what `kubectl get -o json` prints): the
@@ -100,10 +116,7 @@ pub fn load_cluster(path: &Path) -> Result<Dump, InputError> {
 /// over ten times the file's size). None for anything else, and for any
 /// problem at all: [`parse_cluster`] then reads the file and reports it
 /// exactly as it always has.
-fn stream_json_list(path: &Path) -> Option<Dump> {
-    use std::io::BufRead;
-    let file = std::fs::File::open(path).ok()?;
-    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+fn stream_json_list(path: &Path, mut reader: impl std::io::BufRead) -> Option<Dump> {
     let first = *reader
         .fill_buf()
         .ok()?

@@ -50,8 +50,11 @@ pub fn parse_quantity_milli(s: &str) -> Option<i128> {
             (num, e.parse::<i32>().ok()?, 1)
         }
     };
-    let negative = mantissa.starts_with('-');
-    let mantissa = mantissa.trim_start_matches(['+', '-']);
+    // One sign at most, as Kubernetes takes it ("+-5" is not a quantity).
+    let (negative, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mantissa.strip_prefix('+').unwrap_or(mantissa)),
+    };
     let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
     if int_part.is_empty() && frac_part.is_empty() {
         return None;
@@ -69,15 +72,23 @@ pub fn parse_quantity_milli(s: &str) -> Option<i128> {
     } else {
         digits.parse().ok()?
     };
-    let scale = exp10 - frac_part.len() as i32 + 3;
+    // Checked: an exponent near i32's bounds ("1e2147483647") or digits
+    // near i128's ("...n") must give None, not overflow.
+    let scale = exp10
+        .checked_sub(i32::try_from(frac_part.len()).ok()?)?
+        .checked_add(3)?;
     let value = if scale >= 0 {
         digits
-            .checked_mul(10i128.checked_pow(scale as u32)?)?
+            .checked_mul(10i128.checked_pow(scale.unsigned_abs())?)?
             .checked_mul(mult)?
     } else {
-        let div = 10i128.checked_pow((-scale) as u32)?;
         let n = digits.checked_mul(mult)?;
-        (n + div - 1) / div
+        match 10i128.checked_pow(scale.unsigned_abs()) {
+            // Rounded up, without the n + div - 1 that overflows near i128::MAX.
+            Some(div) => n / div + i128::from(n % div != 0),
+            // Below a milli-unit by more than i128 can say: rounded up too.
+            None => i128::from(n != 0),
+        }
     };
     Some(if negative { -value } else { value })
 }
@@ -250,6 +261,28 @@ mod tests {
         for bad in ["", "abc", "1x", "1.2.3", "m"] {
             assert_eq!(parse_quantity_milli(bad), None, "{bad}");
         }
+    }
+
+    /// Found by fuzzing (fuzz/fuzz_targets/quantity.rs): these overflowed
+    /// (a panic in debug builds) or were taken although Kubernetes rejects them.
+    #[test]
+    fn extreme_exponents_and_digits_and_double_signs_are_not_quantities() {
+        for bad in ["1e2147483647", "1.5e-2147483648", "+-5", "--5", "-+5"] {
+            assert_eq!(parse_quantity_milli(bad), None, "{bad}");
+        }
+        // Near the edge, what fits still parses, rounded up (the n + div - 1
+        // of the rounding overflowed for this one).
+        assert_eq!(
+            parse_quantity_milli("170141183460469231731687303715884105727n"),
+            Some(170141183460469231731687303715885)
+        );
+        assert_eq!(
+            parse_quantity_milli("170141183460469231731687303715884105727u"),
+            Some(170141183460469231731687303715884105727 / 1000 + 1)
+        );
+        assert_eq!(parse_quantity_milli("1e-2147483647"), Some(1));
+        assert_eq!(parse_quantity_milli("-5"), Some(-5000));
+        assert_eq!(parse_quantity_milli("+5"), Some(5000));
     }
 
     fn container(cpu: &str, mem: &str) -> Container {
