@@ -330,6 +330,11 @@ impl AffinityCycle {
             .all(|t| t.selects(snap, &prof.pod.namespace, prof.pod.labels()));
     }
 
+    /// Some required term, the pod's or an existing pod's, can reject a node.
+    pub(crate) fn filters(&self) -> bool {
+        !self.affinity.is_empty() || !self.anti.is_empty() || !self.existing.is_empty()
+    }
+
     /// The pod's required affinity holds on the node.
     pub(crate) fn affinity_ok(&self, n: NodeId) -> bool {
         let mut pods_exist = true;

@@ -171,6 +171,9 @@ pub struct Decision {
 pub struct Model<'s> {
     snap: &'s Snapshot,
     nodes: PerNode<NodeState>,
+    /// Each pod's cpu and memory as LeastAllocated counts them: read on
+    /// every remove, bind and cycle, and costly to derive from the spec.
+    nonzero: PerPod<(i64, i64)>,
     removed: PerPod<bool>,
     /// Placed replacements: (the evicted pod, its node); slot = pods + index.
     replacements: Vec<(PodId, NodeId)>,
@@ -195,6 +198,10 @@ pub(crate) struct Cycle<'s> {
     statics: Rc<Statics>,
     affinity: AffinityCycle,
     spread: SpreadCycle,
+    /// Some filter beyond the node's flags and resources can reject a node
+    /// (host ports, DoNotSchedule spreading, inter-pod affinity): most
+    /// pods have none, and their cycles skip those checks.
+    more_filters: bool,
 }
 
 impl<'s> Model<'s> {
@@ -206,11 +213,12 @@ impl<'s> Model<'s> {
             .map(|(id, n)| NodeState::new(n, snap.node_usage(id)))
             .collect();
         let mut ports = PerNode::filled(snap.nodes.len(), Vec::new());
+        let nonzero: PerPod<(i64, i64)> = snap.pods.values().map(nonzero).collect();
         for (id, p) in snap.pods.iter() {
             let Some(n) = p.node.filter(|_| !p.phase.is_terminal()) else {
                 continue;
             };
-            let (cpu, mem) = nonzero(p);
+            let (cpu, mem) = nonzero[id];
             nodes[n].nz_cpu += cpu;
             nodes[n].nz_mem += mem;
             for hp in host_ports(p.spec()) {
@@ -220,6 +228,7 @@ impl<'s> Model<'s> {
         let mut m = Self {
             snap,
             nodes,
+            nonzero,
             removed: PerPod::filled(snap.pods.len(), false),
             replacements: Vec::new(),
             replacements_by_owner: HashMap::default(),
@@ -253,7 +262,7 @@ impl<'s> Model<'s> {
         };
         self.removed[pod] = true;
         let info = self.snap.pod(pod);
-        let (cpu, mem) = nonzero(info);
+        let (cpu, mem) = self.nonzero[pod];
         let st = &mut self.nodes[node];
         st.used.sub(&info.requests);
         st.nz_cpu -= cpu;
@@ -300,7 +309,7 @@ impl<'s> Model<'s> {
         let slot = Slot::new(self.snap.pods.len() + self.replacements.len());
         self.replacements.push((pod, node));
         let info = self.snap.pod(pod);
-        let (cpu, mem) = nonzero(info);
+        let (cpu, mem) = self.nonzero[pod];
         let st = &mut self.nodes[node];
         st.used.add(&info.requests);
         st.nz_cpu += cpu;
@@ -340,15 +349,17 @@ impl<'s> Model<'s> {
     }
 
     fn cycle(&self, pod: PodId) -> Cycle<'s> {
-        let prof = Profile::new(self.snap, pod);
+        let prof = Profile::new(self.snap, pod, self.nonzero[pod]);
         let statics = self.statics.borrow_mut().get(&self.ctx, self.snap, pod);
         let affinity = AffinityCycle::new(self, &prof);
         let spread = SpreadCycle::new(self, &prof, &statics);
+        let more_filters = !prof.ports.is_empty() || spread.filters() || affinity.filters();
         Cycle {
             prof,
             statics,
             affinity,
             spread,
+            more_filters,
         }
     }
 
@@ -372,7 +383,7 @@ impl<'s> Model<'s> {
         let (before, from) = list.split_at(start);
         for &n in from.iter().chain(before) {
             visited += 1;
-            if self.check(&cyc, n).is_ok() {
+            if self.passes(&cyc, n) {
                 feasible.push(n);
                 if feasible.len() >= want {
                     break;
@@ -383,8 +394,15 @@ impl<'s> Model<'s> {
         (node, visited, tied)
     }
 
-    // Inlined into the cycle's node loop, the hottest code of a plan.
-    #[inline]
+    /// [`Model::check`] passes: the cycle's node loop, the hottest code of
+    /// a plan, with the checks most pods need first and inline.
+    #[inline(always)]
+    fn passes(&self, cyc: &Cycle<'_>, n: NodeId) -> bool {
+        cyc.statics.flags(n) == READY | SCHEDULABLE | TAINTS | AFFINITY
+            && self.fits(&cyc.prof.pod.requests, n)
+            && (!cyc.more_filters || self.check(cyc, n).is_ok())
+    }
+
     fn check(&self, cyc: &Cycle<'_>, n: NodeId) -> Result<(), Filter> {
         let flags = cyc.statics.flags(n);
         let fail = |bit: u8, f: Filter| if flags & bit == 0 { Err(f) } else { Ok(()) };
@@ -424,7 +442,7 @@ impl<'s> Model<'s> {
 
     /// NodeResourcesFit's filter: room for one more pod, and for every
     /// resource the pod requests.
-    #[inline]
+    #[inline(always)]
     fn fits(&self, req: &Resources, n: NodeId) -> bool {
         let st = &self.nodes[n];
         if st.used.pods + 1 > st.alloc_pods
@@ -452,7 +470,7 @@ impl Model<'_> {
             return;
         };
         let info = self.snap.pod(pod);
-        let (cpu, mem) = nonzero(info);
+        let (cpu, mem) = self.nonzero[pod];
         let st = &mut self.nodes[node];
         st.used.add(&info.requests);
         st.nz_cpu += cpu;

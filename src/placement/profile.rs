@@ -300,7 +300,8 @@ pub(crate) struct Profile<'s> {
 }
 
 impl<'s> Profile<'s> {
-    pub(crate) fn new(snap: &'s Snapshot, id: PodId) -> Self {
+    /// `nonzero`: the pod's [`nonzero`], which the model keeps per pod.
+    pub(crate) fn new(snap: &'s Snapshot, id: PodId, nonzero: (i64, i64)) -> Self {
         let pod = snap.pod(id);
         let spec = pod.spec();
         let ns = pod.namespace.as_str();
@@ -342,7 +343,7 @@ impl<'s> Profile<'s> {
         let (hard, soft, soft_require_all) = constraints(pod);
         Self {
             pod,
-            nonzero: nonzero(pod),
+            nonzero,
             ports: host_ports(spec),
             required_affinity: required(pa.and_then(|p| {
                 p.required_during_scheduling_ignored_during_execution

@@ -2,7 +2,7 @@
 //! cluster, and for each plugin a cluster where it alone decides.
 
 use super::Model;
-use super::score::{balanced, default_normalize, least_allocated};
+use super::score::{balanced, default_normalize, div, least_allocated};
 use super::test_builders::*;
 use crate::snapshot::Snapshot;
 use crate::testing::*;
@@ -230,4 +230,46 @@ fn system_default_spreading_outweighs_a_little_load() {
         .pod(pod("p").on("src").owner("ReplicaSet", "rs"))
         .snapshot();
     assert_eq!(predict(&snap, "p").as_deref(), Some("n2"));
+}
+
+#[test]
+fn division_by_floats_truncates_as_integers_do() {
+    let near = |v: i64| [v - 1, v, v + 1];
+    let mut xs = vec![
+        0,
+        1,
+        99,
+        100,
+        101,
+        12_345_678_901,
+        i64::MAX,
+        -1,
+        -101,
+        i64::MIN,
+    ];
+    xs.extend(near(1 << 52));
+    xs.extend(near(1 << 53));
+    let mut ds = vec![1, 2, 3, 7, 100, 1000, 4_000_000_007, i64::MAX];
+    ds.extend(near(1 << 52));
+    for &x in &xs {
+        for &d in &ds {
+            assert_eq!(div(x, d), x / d, "{x} / {d}");
+        }
+    }
+    // Quotients just below an integer, where rounding up would show: x = q*d - 1.
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..200_000 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let d = (seed % (1 << 40)) as i64 + 1;
+        let q = ((seed >> 40) % 101) as i64;
+        for x in [q * d - 1, q * d, q * d + 1, q * d + d - 1] {
+            if x >= 0 {
+                assert_eq!(div(x, d), x / d, "{x} / {d}");
+            }
+        }
+        let x = (seed >> 11) as i64;
+        assert_eq!(div(x, d), x / d, "{x} / {d}");
+    }
 }

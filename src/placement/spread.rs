@@ -22,9 +22,46 @@ struct Eligible {
     domain_count: Vec<usize>,
 }
 
-/// Eligibility by (node side, constraint keys and policies, require_all).
+/// What an eligibility depends on: the node side (its statics), whether
+/// every key is required, and each constraint's key and inclusion policies.
+struct EligibleKey {
+    statics: usize,
+    require_all: bool,
+    constraints: Vec<(String, bool, bool)>,
+}
+
+impl EligibleKey {
+    fn is(&self, statics: usize, require_all: bool, cs: &[Constraint]) -> bool {
+        self.statics == statics
+            && self.require_all == require_all
+            && self.constraints.len() == cs.len()
+            && self
+                .constraints
+                .iter()
+                .zip(cs)
+                .all(|((k, a, t), c)| *k == c.key && *a == c.honor_affinity && *t == c.honor_taints)
+    }
+}
+
+/// Eligibility by [`EligibleKey`], bucketed by its hash: a cycle looks its
+/// eligibility up without building a key.
 #[derive(Default)]
-pub(crate) struct EligibilityCache(RefCell<HashMap<String, Rc<Eligible>>>);
+pub(crate) struct EligibilityCache(RefCell<HashMap<u64, Bucket>>);
+
+type Bucket = Vec<(EligibleKey, Rc<Eligible>)>;
+
+fn key_hash(statics: usize, require_all: bool, cs: &[Constraint]) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let mut h = foldhash::fast::FixedState::default().build_hasher();
+    statics.hash(&mut h);
+    require_all.hash(&mut h);
+    for c in cs {
+        c.key.hash(&mut h);
+        c.honor_affinity.hash(&mut h);
+        c.honor_taints.hash(&mut h);
+    }
+    h.finish()
+}
 
 fn eligible(
     m: &Model<'_>,
@@ -33,14 +70,12 @@ fn eligible(
     doms: &[Rc<KeyDomains>],
     require_all: bool,
 ) -> Rc<Eligible> {
-    let mut key = format!("{}|{require_all}", statics.id);
-    for c in cs {
-        key.push_str(&format!(
-            "|{}\u{0};{};{}",
-            c.key, c.honor_affinity, c.honor_taints
-        ));
-    }
-    if let Some(e) = m.eligibility.0.borrow().get(&key) {
+    let hash = key_hash(statics.id, require_all, cs);
+    if let Some((_, e)) = m.eligibility.0.borrow().get(&hash).and_then(|bucket| {
+        bucket
+            .iter()
+            .find(|(k, _)| k.is(statics.id, require_all, cs))
+    }) {
         return e.clone();
     }
     let mut e = Eligible {
@@ -66,7 +101,20 @@ fn eligible(
         }
     }
     let e = Rc::new(e);
-    m.eligibility.0.borrow_mut().insert(key, e.clone());
+    let key = EligibleKey {
+        statics: statics.id,
+        require_all,
+        constraints: cs
+            .iter()
+            .map(|c| (c.key.clone(), c.honor_affinity, c.honor_taints))
+            .collect(),
+    };
+    m.eligibility
+        .0
+        .borrow_mut()
+        .entry(hash)
+        .or_default()
+        .push((key, e.clone()));
     e
 }
 
@@ -187,6 +235,11 @@ impl SpreadCycle {
         }
     }
 
+    /// Some DoNotSchedule constraint can reject a node.
+    pub(crate) fn filters(&self) -> bool {
+        !self.hard.is_empty()
+    }
+
     /// Every DoNotSchedule constraint holds on the node.
     pub(crate) fn check(&self, n: NodeId) -> bool {
         self.hard.iter().all(|h| match h.domains.of(n) {
@@ -260,7 +313,7 @@ impl SpreadCycle {
             *o = match (*o, max) {
                 (IGNORED, _) => 0,
                 (_, 0) => 100,
-                (r, max) => 100 * (max + min - r) / max,
+                (r, max) => super::score::div(100 * (max + min - r), max),
             };
         }
         out
