@@ -18,7 +18,7 @@ use crate::api::{DeschedulerPolicy, DeschedulerPolicyStatus, PlacementCounts, Ru
 use crate::approval;
 use crate::backoff;
 use crate::engine;
-use crate::evictor::{self, ApiEvictor, DryRun, EvictOutcome};
+use crate::evictor::{self, ApiEvictor, DryRun, EvictOutcome, Tally};
 use crate::followup::{self, Followup, Landing};
 use crate::plan::EvictionPlan;
 use crate::policy::{self, Policy};
@@ -62,12 +62,12 @@ pub async fn run(r: &Runner, policy: &DeschedulerPolicy, trigger: Option<String>
     let next = start + schedule::interval(policy);
     // Written before the first eviction, so a restart never runs the policy early.
     let started = status::started(policy, start, mode, trigger.as_deref(), next);
-    r.status.write(&name, started).await;
+    r.status.write(&name, started.clone()).await;
     let outcomes = if valid.manual_approval {
         // The plan waits for approval: nothing is sent now.
         evictor::execute(&DryRun, &snapshot, &plan).await
     } else {
-        evict(r, &snapshot, &plan, &valid).await
+        evict_reporting(r, &name, &started, &snapshot, &plan, &valid).await
     };
     let report = RunReport::build(&snapshot, &plan, &outcomes, mode);
     let mut completed =
@@ -151,7 +151,7 @@ pub async fn approve(r: &Runner, policy: &DeschedulerPolicy, id: &str) {
     } else {
         RunMode::Evict
     };
-    let outcomes = evict(r, &snapshot, &check.plan, &valid).await;
+    let outcomes = evict(r, &snapshot, &check.plan, &valid, |_| {}).await;
     let report = RunReport::build(&snapshot, &check.plan, &outcomes, mode);
     let mut done = status::approved(policy, id, &report, &check.stale, Utc::now());
     done.backoff = backoff::update(
@@ -294,14 +294,58 @@ fn plan(r: &Runner, snapshot: &Snapshot, policy: &Policy) -> EvictionPlan {
     })
 }
 
+/// How often a run that is still evicting (usually held back by
+/// `--max-evictions-per-minute`) writes what it did so far to status.
+const PROGRESS_EVERY: Duration = Duration::from_secs(2);
+
+/// [`evict`], writing the run's progress to status every [`PROGRESS_EVERY`]
+/// while something changed, so that a leader killed mid-run leaves its
+/// evictions counted. A progress write in flight always finishes before the
+/// caller writes the completed status, which therefore is the last word.
+async fn evict_reporting(
+    r: &Runner,
+    name: &str,
+    started: &DeschedulerPolicyStatus,
+    snapshot: &Snapshot,
+    plan: &EvictionPlan,
+    policy: &Policy,
+) -> Vec<EvictOutcome> {
+    let (tally_tx, tally) = tokio::sync::watch::channel(Tally::default());
+    let done = tokio_util::sync::CancellationToken::new();
+    let work = async {
+        let outcomes = evict(r, snapshot, plan, policy, |o| {
+            tally_tx.send_modify(|t| t.add(o))
+        })
+        .await;
+        done.cancel();
+        outcomes
+    };
+    let progress = async {
+        let mut written = Tally::default();
+        loop {
+            tokio::select! {
+                _ = done.cancelled() => return,
+                _ = tokio::time::sleep(PROGRESS_EVERY) => {}
+            }
+            let now = *tally.borrow();
+            if now != written {
+                r.status.write(name, status::progress(started, &now)).await;
+                written = now;
+            }
+        }
+    };
+    tokio::join!(work, progress).0
+}
+
 async fn evict(
     r: &Runner,
     snapshot: &Snapshot,
     plan: &EvictionPlan,
     policy: &Policy,
+    seen: impl FnMut(EvictOutcome) + Send,
 ) -> Vec<evictor::EvictOutcome> {
     if policy.dry_run {
-        return evictor::execute(&DryRun, snapshot, plan).await;
+        return evictor::execute_with(&DryRun, snapshot, plan, seen).await;
     }
     let api = ApiEvictor {
         client: r.client.clone(),
@@ -310,7 +354,7 @@ async fn evict(
         leader: r.leader.clone(),
         shutdown: r.shutdown.clone(),
     };
-    evictor::execute(&api, snapshot, plan).await
+    evictor::execute_with(&api, snapshot, plan, seen).await
 }
 
 async fn publish_invalid(

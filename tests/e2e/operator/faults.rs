@@ -1,0 +1,361 @@
+//! The operator under faults (issue 15): a leader killed mid-run, the API
+//! server stopped mid-run, a watch that expires, the CRD deleted, a policy
+//! deleted or changed while its run is in flight, a slow API server. Each
+//! checks that nothing is evicted twice, that no policy runs more often than
+//! its interval, that status is correct afterwards and that the operator does
+//! not crash.
+//!
+//! Evictions and status writes are counted from the API server's audit log
+//! (`.cache/cluster/logs/audit.log`, see `tests/e2e/README.md`), not from the
+//! operator's own reports. Tests that disturb every other test (the API
+//! server stopped, the CRD deleted, etcd compacted) take the cluster for
+//! themselves with [`Scenario::exclusive`]; the others run alongside the rest.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use descheduler::api::{LastRun, RunResult};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::jiff::Timestamp;
+use kube::Api;
+use serde_json::{Value, json};
+
+use super::{Operator, Scenario, TAINT_KEY, start_millis, start_of, uids};
+use crate::support::{self, PodPlacement, WAIT, state, wait_for};
+
+const TAINTS: &str = "RemovePodsViolatingNodeTaints";
+
+// --- the audit log ------------------------------------------------------------
+
+fn audit_logs() -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/cluster/logs");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("audit") && n.ends_with(".log"))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Every event of the audit log (and its rotated backups).
+fn audit_events() -> Vec<Value> {
+    let mut events = Vec::new();
+    for file in audit_logs() {
+        let text = std::fs::read_to_string(&file)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", file.display()));
+        // The last line may be half written.
+        events.extend(text.lines().filter_map(|l| serde_json::from_str(l).ok()));
+    }
+    events
+}
+
+fn field<'v>(e: &'v Value, path: &[&str]) -> Option<&'v Value> {
+    path.iter().try_fold(e, |v, k| v.get(k))
+}
+
+fn text<'v>(e: &'v Value, path: &[&str]) -> &'v str {
+    field(e, path).and_then(Value::as_str).unwrap_or_default()
+}
+
+fn code(e: &Value) -> i64 {
+    field(e, &["responseStatus", "code"])
+        .and_then(Value::as_i64)
+        .unwrap_or_default()
+}
+
+/// Eviction requests for pods of `ns`: pod name -> response codes, in order.
+fn eviction_attempts(ns: &str) -> BTreeMap<String, Vec<i64>> {
+    let mut by_pod: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for e in audit_events() {
+        if text(&e, &["objectRef", "subresource"]) == "eviction"
+            && text(&e, &["verb"]) == "create"
+            && text(&e, &["objectRef", "namespace"]) == ns
+        {
+            by_pod
+                .entry(text(&e, &["objectRef", "name"]).to_string())
+                .or_default()
+                .push(code(&e));
+        }
+    }
+    by_pod
+}
+
+/// Pods of `ns` the API server evicted (201), with how many times.
+fn evictions(ns: &str) -> BTreeMap<String, usize> {
+    eviction_attempts(ns)
+        .into_iter()
+        .map(|(pod, codes)| (pod, codes.iter().filter(|c| **c == 201).count()))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+/// Waits until the audit log shows `count` evictions in `ns`; returns them.
+async fn wait_evictions(ns: &str, count: usize) -> BTreeMap<String, usize> {
+    wait_for(
+        WAIT,
+        format!("{count} evictions in {ns} in the audit log"),
+        || async {
+            let seen = evictions(ns);
+            if seen.values().sum::<usize>() >= count {
+                Ok(seen)
+            } else {
+                Err(format!("{seen:?}"))
+            }
+        },
+    )
+    .await
+}
+
+/// The distinct `lastRun.startTime`s of the successful status writes of
+/// `policy`, in the order they were written.
+fn audited_run_starts(policy: &str) -> Vec<Timestamp> {
+    let mut starts: Vec<Timestamp> = Vec::new();
+    for e in audit_events() {
+        if text(&e, &["objectRef", "resource"]) != "deschedulerpolicies"
+            || text(&e, &["objectRef", "subresource"]) != "status"
+            || text(&e, &["objectRef", "name"]) != policy
+            || !(200..300).contains(&code(&e))
+        {
+            continue;
+        }
+        let start = text(&e, &["requestObject", "status", "lastRun", "startTime"]);
+        if let Ok(t) = start.parse::<Timestamp>()
+            && !starts.contains(&t)
+        {
+            starts.push(t);
+        }
+    }
+    starts
+}
+
+/// Every eviction in `ns` happened exactly once and only to pods of `pods`.
+fn assert_each_evicted_once(ns: &str, pods: &[PodPlacement]) -> BTreeMap<String, usize> {
+    let seen = evictions(ns);
+    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "evicted more than once: {twice:?}");
+    let strangers: Vec<_> = seen
+        .keys()
+        .filter(|p| !pods.iter().any(|b| &b.name == *p))
+        .collect();
+    assert!(
+        strangers.is_empty(),
+        "evicted pods that were no candidates: {strangers:?}"
+    );
+    seen
+}
+
+/// No two runs of `policy` (as its status writes record them) started less
+/// than `interval` apart; returns how many runs there were.
+fn assert_interval_kept(policy: &str, interval: Duration) -> usize {
+    let mut starts = audited_run_starts(policy);
+    starts.sort();
+    for w in starts.windows(2) {
+        let gap = w[1].as_millisecond() - w[0].as_millisecond();
+        assert!(
+            gap >= interval.as_millis() as i64,
+            "runs of {policy} started {gap} ms apart (interval {interval:?}): {starts:?}"
+        );
+    }
+    starts.len()
+}
+
+/// The operator is alive and never panicked.
+fn assert_no_crash(op: &mut Operator) {
+    assert!(
+        op.exited().is_none(),
+        "operator exited: {:?}; log {}",
+        op.exited(),
+        op.log.display()
+    );
+    let log = std::fs::read_to_string(&op.log).unwrap_or_default();
+    assert!(
+        !log.contains("panicked"),
+        "operator panicked; log {}",
+        op.log.display()
+    );
+}
+
+// --- setups ---------------------------------------------------------------------
+
+/// Nodes `n0` and `n1`; Deployment `name` of `replicas` pods of `cpu` all on
+/// `n0`, which is then tainted so that every one of them violates
+/// RemovePodsViolatingNodeTaints while `n1` takes their replacements.
+async fn crowded_tainted_node(
+    s: &Scenario,
+    name: &str,
+    replicas: i32,
+    cpu: &str,
+) -> (Vec<String>, Vec<PodPlacement>) {
+    let nodes = s.nodes_n(2).await;
+    s.cordon(&nodes[1], true).await;
+    let pods = s
+        .deploy(
+            support::deployment(name, &s.opts(replicas, cpu)),
+            replicas as usize,
+        )
+        .await;
+    assert!(
+        pods.iter()
+            .all(|p| p.node.as_deref() == Some(nodes[0].as_str())),
+        "{pods:?}"
+    );
+    s.cordon(&nodes[1], false).await;
+    s.taint(&nodes[0], TAINT_KEY, "x").await;
+    (nodes, pods)
+}
+
+/// Waits until the policy's run in progress (started at `start`, if given)
+/// has recorded at least `evicted` evictions in status.
+async fn wait_progress(s: &Scenario, policy: &str, evicted: i64) -> LastRun {
+    let api = s.policies();
+    wait_for(
+        WAIT,
+        format!("the run of {policy} in progress with {evicted} evictions in status"),
+        || async {
+            let p = api.get(policy).await.map_err(state)?;
+            let run = p.status.and_then(|s| s.last_run).ok_or("no run yet")?;
+            if run.result == Some(RunResult::Running) && run.evicted >= evicted {
+                Ok(run)
+            } else {
+                Err(format!("{run:?}"))
+            }
+        },
+    )
+    .await
+}
+
+// --- 1. the leader killed mid-run -----------------------------------------------
+
+/// Lease duration of the leader-election scenario, in seconds.
+const LEASE_SECONDS: u64 = 6;
+
+#[tokio::test]
+async fn a_killed_leader_is_replaced_within_the_lease_and_its_run_finished_once() {
+    let s = Scenario::new("flt-leader").await;
+    let lease = format!("descheduler-{}", s.name());
+    let lease_secs = LEASE_SECONDS.to_string();
+    // Ten evictions at once, then one every 6 s: the run has 14 to do.
+    let args = |id: &'static str| {
+        vec![
+            "--leader-elect",
+            "--leader-elect-namespace",
+            s.name(),
+            "--leader-elect-lease-name",
+            lease.as_str(),
+            "--leader-elect-lease-duration",
+            lease_secs.as_str(),
+            "--identity",
+            id,
+            "--max-evictions-per-minute",
+            "10",
+        ]
+    };
+    let (a_args, b_args) = (args("a"), args("b"));
+    let (a, b, (_nodes, before)) = tokio::join!(
+        Operator::start(&s.ns, "a", &a_args),
+        Operator::start(&s.ns, "b", &b_args),
+        crowded_tainted_node(&s, "web", 14, "50m")
+    );
+    let leases: Api<Lease> = s.ns.api();
+    let holder_is = |want: Option<&'static str>| {
+        let leases = leases.clone();
+        let lease = lease.clone();
+        async move {
+            let l = leases.get(&lease).await.map_err(state)?;
+            let holder = l.spec.and_then(|s| s.holder_identity).unwrap_or_default();
+            match want {
+                None if !holder.is_empty() => Ok(holder),
+                Some(w) if holder == w => Ok(holder),
+                _ => Err(format!("holder {holder:?}")),
+            }
+        }
+    };
+    let holder = wait_for(WAIT, "a Lease holder", || holder_is(None)).await;
+    let (mut leader, mut follower, follower_id) = match holder.as_str() {
+        "a" => (a, b, "b"),
+        _ => (b, a, "a"),
+    };
+
+    let policy = s.policy_name("leader");
+    let interval = Duration::from_secs(10);
+    s.create_policy(
+        "leader",
+        json!({"interval": "10s", "strategies": {TAINTS: {}}}),
+    )
+    .await;
+    // Killed while it waits for the rate limit, once status has recorded
+    // what it did so far.
+    let first = wait_progress(&s, &policy, 11).await;
+    leader.kill().await;
+    let killed = Instant::now();
+    let done_by_leader = wait_evictions(s.name(), 11).await;
+
+    wait_for(
+        Duration::from_secs(LEASE_SECONDS + 10),
+        format!("{follower_id} to take the Lease over"),
+        || holder_is(Some(follower_id)),
+    )
+    .await;
+    let takeover = killed.elapsed();
+    eprintln!("{follower_id} took the Lease over {takeover:?} after the kill");
+    assert!(
+        takeover <= Duration::from_secs(LEASE_SECONDS + 2),
+        "took over after {takeover:?}, the lease lasts {LEASE_SECONDS}s"
+    );
+
+    let (p, next) = s
+        .wait_run(&policy, Some(&start_of(&first)), Duration::from_secs(45))
+        .await;
+    assert!(
+        start_millis(&next) >= start_millis(&first) + interval.as_millis() as i64,
+        "the new leader ran at {} before the interval since {} was over",
+        start_millis(&next),
+        start_millis(&first)
+    );
+    let seen = assert_each_evicted_once(s.name(), &before);
+    assert_eq!(seen.len(), 14, "every pod evicted once: {seen:?}");
+    let by_new_leader = 14 - done_by_leader.values().sum::<usize>() as i64;
+    assert_eq!(next.result, Some(RunResult::Succeeded), "{next:?}");
+    assert_eq!((next.evicted, next.failed), (by_new_leader, 0), "{next:?}");
+    let status = p.status.clone().unwrap_or_default();
+    assert_eq!(
+        status.total_evicted,
+        Some(14),
+        "status agrees with the audit log: {status:?}"
+    );
+    assert_eq!(status.observed_generation, p.metadata.generation);
+    let want_next = start_millis(&next) + interval.as_millis() as i64;
+    let next_run = status.next_run_time.as_ref().map(|t| t.0.as_millisecond());
+    assert_eq!(next_run, Some(want_next), "{status:?}");
+    for c in ["Valid", "Ready"] {
+        let cond = status.conditions.iter().find(|x| x.type_ == c);
+        assert_eq!(cond.map(|x| x.status.as_str()), Some("True"), "{status:?}");
+    }
+    let events = s.descheduled_events().await;
+    assert!(
+        events.iter().all(|(_, by)| by == follower_id),
+        "only the new leader published (the killed one's run never finished): {events:?}"
+    );
+    let runs = follower
+        .metric_sum("descheduler_runs_total", &[("policy", &policy)])
+        .await;
+    assert!(runs >= 1.0, "{runs}");
+    s.wait_replaced(
+        "web",
+        14,
+        &uids(&before, &before.iter().map(|p| p.name.clone()).collect()),
+    )
+    .await;
+    assert_interval_kept(&policy, interval);
+    assert_no_crash(&mut follower);
+    wait_for(WAIT, "the new leader to keep the Lease", || {
+        holder_is(Some(follower_id))
+    })
+    .await;
+}
