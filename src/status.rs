@@ -310,12 +310,21 @@ pub fn invalid(
     s
 }
 
-/// The server-side apply body for the status subresource.
-pub fn apply_body(name: &str, status: &DeschedulerPolicyStatus) -> serde_json::Value {
+/// The server-side apply body for the status subresource. With `uid` the
+/// API server refuses it (409) for another object of the same name.
+pub fn apply_body(
+    name: &str,
+    uid: Option<&str>,
+    status: &DeschedulerPolicyStatus,
+) -> serde_json::Value {
+    let mut metadata = serde_json::json!({ "name": name });
+    if let Some(uid) = uid {
+        metadata["uid"] = serde_json::json!(uid);
+    }
     serde_json::json!({
         "apiVersion": "descheduler.dev/v1alpha1",
         "kind": "DeschedulerPolicy",
-        "metadata": { "name": name },
+        "metadata": metadata,
         "status": status,
     })
 }

@@ -17,11 +17,12 @@ use std::time::{Duration, Instant};
 
 use descheduler::api::{LastRun, RunResult};
 use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::jiff::Timestamp;
 use kube::Api;
 use serde_json::{Value, json};
 
-use super::{Operator, Scenario, TAINT_KEY, start_millis, start_of, uids};
+use super::{Operator, Scenario, TAINT_KEY, names, start_millis, start_of, uids};
 use crate::support::{self, PodPlacement, WAIT, state, wait_for};
 
 const TAINTS: &str = "RemovePodsViolatingNodeTaints";
@@ -69,21 +70,48 @@ fn code(e: &Value) -> i64 {
         .unwrap_or_default()
 }
 
+/// One eviction request as the API server recorded it.
+#[derive(Debug)]
+struct Eviction {
+    pod: String,
+    code: i64,
+    received: Timestamp,
+}
+
+/// Eviction requests for pods of `ns`, in the order they were logged.
+fn eviction_records(ns: &str) -> Vec<Eviction> {
+    audit_events()
+        .iter()
+        .filter(|e| {
+            text(e, &["objectRef", "subresource"]) == "eviction"
+                && text(e, &["verb"]) == "create"
+                && text(e, &["objectRef", "namespace"]) == ns
+        })
+        .map(|e| Eviction {
+            pod: text(e, &["objectRef", "name"]).to_string(),
+            code: code(e),
+            received: text(e, &["requestReceivedTimestamp"])
+                .parse()
+                .unwrap_or(Timestamp::UNIX_EPOCH),
+        })
+        .collect()
+}
+
 /// Eviction requests for pods of `ns`: pod name -> response codes, in order.
 fn eviction_attempts(ns: &str) -> BTreeMap<String, Vec<i64>> {
     let mut by_pod: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-    for e in audit_events() {
-        if text(&e, &["objectRef", "subresource"]) == "eviction"
-            && text(&e, &["verb"]) == "create"
-            && text(&e, &["objectRef", "namespace"]) == ns
-        {
-            by_pod
-                .entry(text(&e, &["objectRef", "name"]).to_string())
-                .or_default()
-                .push(code(&e));
-        }
+    for e in eviction_records(ns) {
+        by_pod.entry(e.pod).or_default().push(e.code);
     }
     by_pod
+}
+
+/// Successful evictions in `ns` the API server received after `t`.
+fn evictions_after(ns: &str, t: Timestamp) -> Vec<Eviction> {
+    eviction_records(ns)
+        .into_iter()
+        .filter(|e| e.code == 201 && e.received > t)
+        .collect()
 }
 
 /// Pods of `ns` the API server evicted (201), with how many times.
@@ -113,9 +141,10 @@ async fn wait_evictions(ns: &str, count: usize) -> BTreeMap<String, usize> {
 }
 
 /// The distinct `lastRun.startTime`s of the successful status writes of
-/// `policy`, in the order they were written.
-fn audited_run_starts(policy: &str) -> Vec<Timestamp> {
-    let mut starts: Vec<Timestamp> = Vec::new();
+/// `policy`, with the generation each run used, in the order they were
+/// written.
+fn audited_run_starts(policy: &str) -> Vec<(Timestamp, i64)> {
+    let mut starts: Vec<(Timestamp, i64)> = Vec::new();
     for e in audit_events() {
         if text(&e, &["objectRef", "resource"]) != "deschedulerpolicies"
             || text(&e, &["objectRef", "subresource"]) != "status"
@@ -124,11 +153,15 @@ fn audited_run_starts(policy: &str) -> Vec<Timestamp> {
         {
             continue;
         }
-        let start = text(&e, &["requestObject", "status", "lastRun", "startTime"]);
+        let run = ["requestObject", "status", "lastRun"];
+        let start = text(&e, &[run[0], run[1], run[2], "startTime"]);
+        let generation = field(&e, &[run[0], run[1], run[2], "generation"])
+            .and_then(Value::as_i64)
+            .unwrap_or_default();
         if let Ok(t) = start.parse::<Timestamp>()
-            && !starts.contains(&t)
+            && !starts.iter().any(|(s, _)| *s == t)
         {
-            starts.push(t);
+            starts.push((t, generation));
         }
     }
     starts
@@ -150,19 +183,40 @@ fn assert_each_evicted_once(ns: &str, pods: &[PodPlacement]) -> BTreeMap<String,
     seen
 }
 
-/// No two runs of `policy` (as its status writes record them) started less
-/// than `interval` apart; returns how many runs there were.
+/// No two runs of `policy` of the same generation (as its status writes
+/// record them; a new spec runs at once) started less than `interval` apart;
+/// returns how many runs there were.
 fn assert_interval_kept(policy: &str, interval: Duration) -> usize {
     let mut starts = audited_run_starts(policy);
     starts.sort();
     for w in starts.windows(2) {
-        let gap = w[1].as_millisecond() - w[0].as_millisecond();
+        let gap = w[1].0.as_millisecond() - w[0].0.as_millisecond();
         assert!(
-            gap >= interval.as_millis() as i64,
+            w[1].1 != w[0].1 || gap >= interval.as_millis() as i64,
             "runs of {policy} started {gap} ms apart (interval {interval:?}): {starts:?}"
         );
     }
     starts.len()
+}
+
+/// Whether the operator's log has a line containing every one of `parts`.
+fn log_has(op: &Operator, parts: &[&str]) -> bool {
+    std::fs::read_to_string(&op.log)
+        .unwrap_or_default()
+        .lines()
+        .any(|l| parts.iter().all(|p| l.contains(p)))
+}
+
+/// Waits until the operator logs a line with every one of `parts`.
+async fn wait_log(op: &Operator, timeout: Duration, parts: &[&str]) {
+    wait_for(timeout, format!("a log line with {parts:?}"), || async {
+        if log_has(op, parts) {
+            Ok(())
+        } else {
+            Err(format!("not in {}", op.log.display()))
+        }
+    })
+    .await
 }
 
 /// The operator is alive and never panicked.
@@ -358,4 +412,200 @@ async fn a_killed_leader_is_replaced_within_the_lease_and_its_run_finished_once(
         holder_is(Some(follower_id))
     })
     .await;
+}
+
+// --- 4. the CRD deleted; a policy deleted or changed while its run is in flight ---
+
+/// While alive, the DeschedulerPolicy CRD may be gone; dropping it (also on a
+/// failed test) applies it again, so the tests after this one find it.
+struct CrdDeleted {
+    restored: bool,
+}
+
+impl CrdDeleted {
+    /// Deletes the CRD (and with it every DeschedulerPolicy) and waits until
+    /// it is gone.
+    async fn delete(client: &kube::Client) -> Self {
+        let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+        let guard = CrdDeleted { restored: false };
+        api.delete(CRD_NAME, &Default::default())
+            .await
+            .expect("delete the DeschedulerPolicy CRD");
+        wait_for(WAIT, "the CRD to be gone", || async {
+            match api.get_opt(CRD_NAME).await.map_err(state)? {
+                None => Ok(()),
+                Some(_) => Err("still there".to_string()),
+            }
+        })
+        .await;
+        guard
+    }
+
+    async fn restore(mut self) {
+        super::apply_crd().await;
+        self.restored = true;
+    }
+}
+
+impl Drop for CrdDeleted {
+    fn drop(&mut self) {
+        if self.restored {
+            return;
+        }
+        let restore = std::thread::spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            rt.block_on(super::apply_crd());
+        });
+        if restore.join().is_err() {
+            eprintln!("restoring the CRD failed: apply crds/ by hand");
+        }
+    }
+}
+
+const CRD_NAME: &str = "deschedulerpolicies.descheduler.dev";
+
+#[tokio::test]
+async fn the_crd_deleted_and_recreated_stops_its_policies_and_serves_new_ones() {
+    let s = Scenario::exclusive("flt-crd").await;
+    let op = Operator::start(&s.ns, "op", &[]);
+    let (mut op, nodes) = tokio::join!(op, s.nodes_n(3));
+    s.cordon(&nodes[1], true).await;
+    s.cordon(&nodes[2], true).await;
+    let before = s
+        .deploy(support::deployment("web", &s.opts(2, "100m")), 2)
+        .await;
+    s.cordon(&nodes[1], false).await;
+    s.taint(&nodes[0], TAINT_KEY, "x").await;
+    let policy = s.policy_name("crd");
+    let interval = Duration::from_secs(10);
+    let spec = json!({"interval": "10s", "strategies": {TAINTS: {}}});
+    s.create_policy("crd", spec.clone()).await;
+    let (_, first) = s.wait_run(&policy, None, WAIT).await;
+    assert_eq!(first.evicted, 2, "{first:?}");
+    let moved = s
+        .wait_replaced("web", 2, &uids(&before, &names(&before)))
+        .await;
+
+    // The CRD goes, and the policy with it; the replacements on n1 then
+    // violate too, so a run from a stale cache would evict them.
+    let crd = CrdDeleted::delete(&s.client).await;
+    let deleted = Timestamp::now();
+    s.cordon(&nodes[2], false).await;
+    s.taint(&nodes[1], TAINT_KEY, "x").await;
+    // The policy's next run was due while the CRD was gone: the operator
+    // must not run it from what it remembers (its watch told it the policy
+    // was deleted, and a list fails with 404 until the CRD is back).
+    let due = start_millis(&first) + interval.as_millis() as i64 + 2_000;
+    wait_for(
+        interval * 2,
+        "the deleted policy's next run time to pass",
+        || async {
+            let now = Timestamp::now().as_millisecond();
+            if now > due {
+                Ok(())
+            } else {
+                Err(format!("{} ms to go", due - now))
+            }
+        },
+    )
+    .await;
+    let stale = evictions_after(s.name(), deleted);
+    assert!(
+        stale.is_empty(),
+        "evicted for a policy that no longer exists: {stale:?}"
+    );
+    assert_no_crash(&mut op);
+    let (code, _) = super::http_get(op.addr, "/healthz")
+        .await
+        .expect("GET /healthz");
+    assert_eq!(code, 200);
+
+    // The CRD and a policy of the same name come back: the new policy runs
+    // (it is a new object, whatever the old one's status said).
+    crd.restore().await;
+    s.create_policy("crd", spec).await;
+    let (p, run) = s.wait_run(&policy, None, WAIT).await;
+    assert_eq!(run.result, Some(RunResult::Succeeded), "{run:?}");
+    assert_eq!(run.evicted, 2, "{run:?}");
+    let status = p.status.clone().unwrap_or_default();
+    assert_eq!(
+        status.total_evicted,
+        Some(2),
+        "a new object counts afresh: {status:?}"
+    );
+    let all: Vec<PodPlacement> = before.iter().chain(&moved).cloned().collect();
+    let seen = assert_each_evicted_once(s.name(), &all);
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    s.wait_replaced("web", 2, &uids(&all, &names(&all))).await;
+    assert_interval_kept(&policy, interval);
+    assert_no_crash(&mut op);
+}
+
+/// An operator held to six evictions a minute (six at once, then one every
+/// 10 s) and a policy with ten to do, stopped by `change` once six are done.
+async fn in_flight(prefix: &str) -> (Scenario, Operator, String, Vec<PodPlacement>) {
+    let s = Scenario::new(prefix).await;
+    let op = Operator::start(&s.ns, "op", &["--max-evictions-per-minute", "6"]);
+    let (op, (_nodes, before)) = tokio::join!(op, crowded_tainted_node(&s, "web", 10, "50m"));
+    let policy = s.policy_name("flight");
+    s.create_policy(
+        "flight",
+        json!({"interval": "1h", "strategies": {TAINTS: {}}}),
+    )
+    .await;
+    wait_progress(&s, &policy, 6).await;
+    (s, op, policy, before)
+}
+
+#[tokio::test]
+async fn a_policy_deleted_while_its_run_is_in_flight_evicts_nothing_more() {
+    let (s, mut op, policy, before) = in_flight("flt-deleted").await;
+    s.policies()
+        .delete(&policy, &Default::default())
+        .await
+        .expect("delete the policy");
+    let deleted = Timestamp::now();
+    wait_log(&op, WAIT, &["run completed", &policy]).await;
+    let late = evictions_after(s.name(), deleted);
+    assert!(
+        late.is_empty(),
+        "evicted after the policy was deleted: {late:?}"
+    );
+    let seen = assert_each_evicted_once(s.name(), &before);
+    assert_eq!(seen.len(), 6, "{seen:?}");
+    // Its status writes did not bring it back.
+    assert!(
+        s.policies().get_opt(&policy).await.expect("get").is_none(),
+        "the deleted policy is back"
+    );
+    assert_no_crash(&mut op);
+}
+
+#[tokio::test]
+async fn a_policy_changed_while_its_run_is_in_flight_stops_it_and_runs_the_new_spec() {
+    let (s, mut op, policy, before) = in_flight("flt-changed").await;
+    s.patch_policy(&policy, json!({"spec": {"dryRun": true}}))
+        .await;
+    let changed = Timestamp::now();
+    let (p, run) = s
+        .wait_run_where(&policy, WAIT, |r| r.generation == Some(2))
+        .await;
+    assert_eq!(run.mode, Some(descheduler::api::RunMode::DryRun), "{run:?}");
+    assert_eq!((run.evicted, run.would_evict), (0, 4), "{run:?}");
+    let late = evictions_after(s.name(), changed);
+    assert!(
+        late.is_empty(),
+        "evicted after the spec changed to a dry run: {late:?}"
+    );
+    let seen = assert_each_evicted_once(s.name(), &before);
+    assert_eq!(seen.len(), 6, "{seen:?}");
+    let status = p.status.clone().unwrap_or_default();
+    assert_eq!(status.total_evicted, Some(6), "{status:?}");
+    assert_eq!(status.observed_generation, Some(2), "{status:?}");
+    let runs = assert_interval_kept(&policy, Duration::from_secs(3600));
+    assert_eq!(runs, 2, "the stopped run and the new spec's");
+    assert_no_crash(&mut op);
 }

@@ -64,50 +64,52 @@ static CRD_APPLIED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new
 /// Applies `crds/deschedulerpolicies.descheduler.dev.yaml` (server-side apply,
 /// idempotent) once per test process and waits until it is Established.
 pub async fn ensure_crd() {
-    CRD_APPLIED
-        .get_or_init(|| async {
-            // A client of its own: each test has its own runtime.
-            let client = support::client().await;
-            let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("crds/deschedulerpolicies.descheduler.dev.yaml");
-            let text = std::fs::read_to_string(&path)
-                .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-            let crd: CustomResourceDefinition = serde_yaml_ng::from_str(&text)
-                .unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()));
-            let name = crd.metadata.name.clone().expect("CRD name");
-            let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-            api.patch(
-                &name,
-                &PatchParams::apply("descheduler-e2e").force(),
-                &Patch::Apply(&crd),
-            )
+    CRD_APPLIED.get_or_init(apply_crd).await;
+}
+
+/// Applies `crds/deschedulerpolicies.descheduler.dev.yaml` (server-side
+/// apply, idempotent) and waits until it is Established and served.
+pub async fn apply_crd() {
+    // A client of its own: each test has its own runtime.
+    let client = support::client().await;
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("crds/deschedulerpolicies.descheduler.dev.yaml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let crd: CustomResourceDefinition = serde_yaml_ng::from_str(&text)
+        .unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()));
+    let name = crd.metadata.name.clone().expect("CRD name");
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    api.patch(
+        &name,
+        &PatchParams::apply("descheduler-e2e").force(),
+        &Patch::Apply(&crd),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("applying CRD {name}: {e}"));
+    wait_for(WAIT, format!("CRD {name} to be Established"), || async {
+        let crd = api.get(&name).await.map_err(state)?;
+        let conds = crd.status.and_then(|s| s.conditions).unwrap_or_default();
+        if conds
+            .iter()
+            .any(|c| c.type_ == "Established" && c.status == "True")
+        {
+            Ok(())
+        } else {
+            Err(format!("{conds:?}"))
+        }
+    })
+    .await;
+    // The new API may take a moment to be served.
+    let policies: Api<DeschedulerPolicy> = Api::all(client);
+    wait_for(WAIT, "DeschedulerPolicy API to be served", || async {
+        policies
+            .list(&ListParams::default().limit(1))
             .await
-            .unwrap_or_else(|e| panic!("applying CRD {name}: {e}"));
-            wait_for(WAIT, format!("CRD {name} to be Established"), || async {
-                let crd = api.get(&name).await.map_err(state)?;
-                let conds = crd.status.and_then(|s| s.conditions).unwrap_or_default();
-                if conds
-                    .iter()
-                    .any(|c| c.type_ == "Established" && c.status == "True")
-                {
-                    Ok(())
-                } else {
-                    Err(format!("{conds:?}"))
-                }
-            })
-            .await;
-            // The new API may take a moment to be served.
-            let policies: Api<DeschedulerPolicy> = Api::all(client);
-            wait_for(WAIT, "DeschedulerPolicy API to be served", || async {
-                policies
-                    .list(&ListParams::default().limit(1))
-                    .await
-                    .map(|_| ())
-                    .map_err(state)
-            })
-            .await;
-        })
-        .await;
+            .map(|_| ())
+            .map_err(state)
+    })
+    .await;
 }
 
 // --- the operator process --------------------------------------------------
@@ -127,7 +129,7 @@ fn free_port() -> u16 {
 }
 
 /// A plain HTTP/1.0 GET on the operator's metrics port: `(status, body)`.
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> Result<(u16, String), String> {
+pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> Result<(u16, String), String> {
     let mut stream = tokio::net::TcpStream::connect(addr)
         .await
         .map_err(|e| format!("connect {addr}: {e}"))?;
