@@ -29,8 +29,20 @@ use crate::report::{RunReport, samples};
 use crate::snapshot::{OwnerRef, Snapshot};
 use crate::status;
 
+/// How long a run waits for watch caches that list again after their watch
+/// expired, before it plans on what they hold.
+const RELIST_WAIT: Duration = Duration::from_secs(30);
+
+/// Waits until no watch cache is listing again (see [`RELIST_WAIT`]).
+async fn fresh_caches(r: &Runner, name: &str) {
+    if !r.caches.wait_relisted(RELIST_WAIT).await {
+        tracing::warn!(policy = %name, "watch caches still listing again after {RELIST_WAIT:?}; planning on what they hold");
+    }
+}
+
 pub async fn run(r: &Runner, policy: &DeschedulerPolicy, trigger: Option<String>) {
     let name = policy.metadata.name.clone().unwrap_or_default();
+    fresh_caches(r, &name).await;
     let clock = Instant::now();
     let start = Utc::now();
     let snapshot = r.caches.snapshot(start);
@@ -128,6 +140,7 @@ pub async fn run(r: &Runner, policy: &DeschedulerPolicy, trigger: Option<String>
 /// again against a fresh snapshot; stale pods are reported, never replaced.
 pub async fn approve(r: &Runner, policy: &DeschedulerPolicy, id: &str) {
     let name = policy.metadata.name.clone().unwrap_or_default();
+    fresh_caches(r, &name).await;
     let clock = Instant::now();
     let now = Utc::now();
     if let Some((reason, message)) = status::approval_problem(policy, id, now) {

@@ -609,3 +609,307 @@ async fn a_policy_changed_while_its_run_is_in_flight_stops_it_and_runs_the_new_s
     assert_eq!(runs, 2, "the stopped run and the new spec's");
     assert_no_crash(&mut op);
 }
+
+// --- 3. a watch that expires ------------------------------------------------------
+
+/// The API server stopped by a test that holds the cluster exclusively;
+/// started again when dropped (also on a failed test), so that the tests
+/// after it find the cluster up.
+struct ApiServerStopped {
+    started: bool,
+}
+
+impl ApiServerStopped {
+    fn stop() -> Self {
+        support::set_apiserver_stopped(true);
+        apiserver_sh("stop");
+        ApiServerStopped { started: false }
+    }
+
+    /// Starts it with the same flags and waits until it is ready.
+    fn start(mut self) {
+        apiserver_sh("start");
+        self.started = true;
+        support::set_apiserver_stopped(false);
+    }
+}
+
+impl Drop for ApiServerStopped {
+    fn drop(&mut self) {
+        if !self.started {
+            apiserver_sh("start");
+            support::set_apiserver_stopped(false);
+        }
+    }
+}
+
+/// Runs `tests/e2e/cluster/apiserver.sh <what>`; its stdout.
+fn apiserver_sh(what: &str) -> String {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/cluster/apiserver.sh");
+    let out = std::process::Command::new(&script)
+        .arg(what)
+        .output()
+        .unwrap_or_else(|e| panic!("running {} {what}: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "{} {what}: {}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Scales Deployment `name` to `replicas`.
+async fn scale(s: &Scenario, name: &str, replicas: i32) {
+    let api: Api<k8s_openapi::api::apps::v1::Deployment> = s.ns.api();
+    api.patch(
+        name,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(json!({"spec": {"replicas": replicas}})),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("scaling {name}: {e}"));
+}
+
+/// A SIGSTOPped operator, continued when dropped (also on a failed test).
+struct Paused<'o>(&'o Operator);
+
+impl<'o> Paused<'o> {
+    fn new(op: &'o Operator) -> Self {
+        op.signal("STOP");
+        Paused(op)
+    }
+}
+
+impl Drop for Paused<'_> {
+    fn drop(&mut self) {
+        self.0.signal("CONT");
+    }
+}
+
+#[tokio::test]
+async fn an_expired_watch_is_listed_again_and_the_run_plans_from_fresh_state() {
+    let s = Scenario::exclusive("flt-watch").await;
+    let op = Operator::start(&s.ns, "op", &[]);
+    let (mut op, nodes) = tokio::join!(op, s.nodes_n(3));
+    // "gone" on n0, "fresh" on n1, n2 free for replacements.
+    s.cordon(&nodes[1], true).await;
+    s.cordon(&nodes[2], true).await;
+    let gone = s
+        .deploy(support::deployment("gone", &s.opts(1, "100m")), 1)
+        .await;
+    s.cordon(&nodes[0], true).await;
+    s.cordon(&nodes[1], false).await;
+    let fresh = s
+        .deploy(support::deployment("fresh", &s.opts(1, "100m")), 1)
+        .await;
+    s.cordon(&nodes[0], false).await;
+    s.taint(&nodes[0], TAINT_KEY, "x").await;
+    // What the operator knows before it is paused: "gone" violates (a dry
+    // run says so), "fresh" does not.
+    let probe = s.policy_name("probe");
+    s.create_policy(
+        "probe",
+        json!({"interval": "1h", "dryRun": true, "strategies": {TAINTS: {}}}),
+    )
+    .await;
+    let (_, seen) = s.wait_run(&probe, None, WAIT).await;
+    assert_eq!(seen.would_evict, 1, "{seen:?}");
+    s.policies()
+        .delete(&probe, &Default::default())
+        .await
+        .expect("delete the probe");
+
+    // While it is paused the API server restarts (its watch cache starts
+    // afresh), "gone" is scaled away, n1 tainted (so "fresh" violates), n2
+    // opened and a policy created; etcd is compacted. Resumed, the
+    // operator's watches cannot go on from where they were (410 Gone): only a
+    // new list shows it the cluster as it is.
+    let paused = Paused::new(&op);
+    let outage = ApiServerStopped::stop();
+    outage.start();
+    scale(&s, "gone", 0).await;
+    let pods = s.pods();
+    wait_for(WAIT, "the pod of gone to be deleted", || async {
+        let left = pods
+            .list(&kube::api::ListParams::default().labels("app=gone"))
+            .await
+            .map_err(state)?;
+        if left.items.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{} left", left.items.len()))
+        }
+    })
+    .await;
+    s.taint(&nodes[1], TAINT_KEY, "x").await;
+    s.cordon(&nodes[2], false).await;
+    let policy = s.policy_name("fresh");
+    s.create_policy(
+        "fresh",
+        json!({"interval": "1h", "strategies": {TAINTS: {}}}),
+    )
+    .await;
+    let revision = apiserver_sh("compact");
+    eprintln!("compacted etcd at revision {revision}");
+    drop(paused);
+
+    let (p, run) = s.wait_run(&policy, None, WAIT).await;
+    assert!(
+        log_has(&op, &["watch error", "too old resource version"]),
+        "the operator's watches never expired (410); log {}",
+        op.log.display()
+    );
+    let attempts = eviction_attempts(s.name());
+    assert_eq!(
+        attempts.keys().cloned().collect::<Vec<_>>(),
+        vec![fresh[0].name.clone()],
+        "only the pod the fresh state makes a violator; never {}: {attempts:?}",
+        gone[0].name
+    );
+    assert_eq!((run.evicted, run.failed), (1, 0), "{run:?}");
+    assert_eq!(p.status.unwrap_or_default().total_evicted, Some(1));
+    s.wait_replaced("fresh", 1, &uids(&fresh, &names(&fresh)))
+        .await;
+    assert_no_crash(&mut op);
+}
+
+// --- 2. the API server stopped mid-run --------------------------------------------
+
+/// Env var that turns on the fault scenarios too slow for every `make test`.
+const SLOW_ENV: &str = "DESCHEDULER_E2E_FAULTS_SLOW";
+
+fn slow_enabled(test: &str) -> bool {
+    let on = std::env::var(SLOW_ENV).is_ok_and(|v| v == "1");
+    if !on {
+        eprintln!(
+            "SKIPPED {test}: slow fault scenario; run it with {SLOW_ENV}=1 (see tests/e2e/README.md)"
+        );
+    }
+    on
+}
+
+/// The `lastRun` of the status write that completed the run of `policy`
+/// started at `start`, as the audit log recorded it.
+fn audited_completion(policy: &str, start: &str) -> Option<Value> {
+    audit_events().into_iter().find_map(|e| {
+        let run = field(&e, &["requestObject", "status", "lastRun"])?.clone();
+        let this = text(&e, &["objectRef", "resource"]) == "deschedulerpolicies"
+            && text(&e, &["objectRef", "name"]) == policy
+            && (200..300).contains(&code(&e))
+            && text(&run, &["startTime"]) == start
+            && field(&run, &["completionTime"]).is_some();
+        this.then_some(run)
+    })
+}
+
+fn count(v: &Value, key: &str) -> i64 {
+    v.get(key).and_then(Value::as_i64).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn an_api_server_outage_mid_run_fails_those_evictions_and_the_run_resumes() {
+    if !slow_enabled("an_api_server_outage_mid_run_fails_those_evictions_and_the_run_resumes") {
+        return;
+    }
+    let s = Scenario::exclusive("flt-outage").await;
+    // Six evictions at once, then one every 10 s: twelve take a minute.
+    let op = Operator::start(&s.ns, "op", &["--max-evictions-per-minute", "6"]);
+    let (mut op, (_nodes, before)) = tokio::join!(op, crowded_tainted_node(&s, "web", 12, "50m"));
+    let policy = s.policy_name("outage");
+    let interval = Duration::from_secs(20);
+    s.create_policy(
+        "outage",
+        json!({"interval": "20s", "strategies": {TAINTS: {}}}),
+    )
+    .await;
+    let first = wait_progress(&s, &policy, 6).await;
+
+    let outage = ApiServerStopped::stop();
+    let down = Instant::now();
+    let stopped = Timestamp::now();
+    // About 30 s without an API server: the operator goes on trying (and
+    // failing) to evict, and stays alive and ready on what it has cached.
+    let failed_during = wait_for(
+        Duration::from_secs(60),
+        "30 s of outage with failed evictions",
+        || async {
+            for path in ["/healthz", "/readyz"] {
+                let (code, body) = super::http_get(op.addr, path).await?;
+                assert_eq!(code, 200, "{path} during the outage: {body}");
+            }
+            let log = std::fs::read_to_string(&op.log).unwrap_or_default();
+            let failures = log
+                .lines()
+                .filter(|l| l.contains("eviction failed"))
+                .count();
+            if down.elapsed() >= Duration::from_secs(30) && failures >= 2 {
+                Ok(failures)
+            } else {
+                Err(format!(
+                    "{failures} failed evictions after {:?}",
+                    down.elapsed()
+                ))
+            }
+        },
+    )
+    .await;
+    outage.start();
+    eprintln!("API server down for {:?}", down.elapsed());
+
+    // The run goes on after the outage and ends Partial, its failures counted.
+    let start = start_of(&first);
+    let run = wait_for(
+        Duration::from_secs(90),
+        "the interrupted run to complete",
+        || async { audited_completion(&policy, &start).ok_or_else(|| "not yet".to_string()) },
+    )
+    .await;
+    assert_eq!(text(&run, &["result"]), "Partial", "{run}");
+    let (evicted, failed) = (count(&run, "evicted"), count(&run, "failed"));
+    assert!(
+        failed >= failed_during as i64,
+        "{failed} failed, {failed_during} logged: {run}"
+    );
+    assert_eq!(
+        evicted + failed,
+        12,
+        "every planned eviction was attempted: {run}"
+    );
+    let skipped = field(&run, &["strategies"])
+        .and_then(|s| s.get(0))
+        .and_then(|s| field(s, &["skipped", "Failed:Connection"]))
+        .and_then(Value::as_i64);
+    assert_eq!(skipped, Some(failed), "{run}");
+    let resumed = evictions_after(s.name(), stopped);
+    assert!(
+        !resumed.is_empty(),
+        "no eviction after the API server came back"
+    );
+    let metric = op
+        .metric_sum(
+            "descheduler_pods_evicted_total",
+            &[("policy", &policy), ("result", "failed")],
+        )
+        .await;
+    assert_eq!(metric, failed as f64);
+    let summaries = s.policy_events(&policy, "RunCompleted").await;
+    assert!(
+        summaries
+            .iter()
+            .any(|m| m.contains(&format!("failed {failed}"))),
+        "{summaries:?}"
+    );
+
+    // The next run evicts what failed; nothing is evicted twice.
+    let (p, next) = s
+        .wait_run(&policy, Some(&start), Duration::from_secs(90))
+        .await;
+    assert_eq!((next.evicted, next.failed), (failed, 0), "{next:?}");
+    let seen = assert_each_evicted_once(s.name(), &before);
+    assert_eq!(seen.len(), 12, "{seen:?}");
+    let status = p.status.clone().unwrap_or_default();
+    assert_eq!(status.total_evicted, Some(12), "{status:?}");
+    assert_interval_kept(&policy, interval);
+    assert_no_crash(&mut op);
+}

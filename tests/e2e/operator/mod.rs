@@ -247,7 +247,6 @@ impl Operator {
     }
 
     /// Sends `signal` (a `kill` name: STOP, CONT, ...) to the process.
-    #[allow(dead_code)] // used by the fault tests still to come
     pub fn signal(&self, signal: &str) {
         let pid = self.pid().to_string();
         let status = std::process::Command::new("kill")
@@ -324,7 +323,6 @@ impl Scenario {
 
     /// A scenario that has the cluster to itself until dropped (see
     /// [`support::ClusterGuard`]): for tests that disturb every other test.
-    #[allow(dead_code)] // used by the fault tests still to come
     pub async fn exclusive(prefix: &str) -> Self {
         Self::with_guard(prefix, support::ClusterGuard::exclusive().await).await
     }
