@@ -56,6 +56,12 @@ fn audit_events() -> Vec<Value> {
     events
 }
 
+/// The event a request leaves once it is answered (a watch also logs when
+/// its response starts).
+fn answered(e: &Value) -> bool {
+    matches!(text(e, &["stage"]), "ResponseComplete" | "Panic")
+}
+
 fn field<'v>(e: &'v Value, path: &[&str]) -> Option<&'v Value> {
     path.iter().try_fold(e, |v, k| v.get(k))
 }
@@ -83,7 +89,8 @@ fn eviction_records(ns: &str) -> Vec<Eviction> {
     audit_events()
         .iter()
         .filter(|e| {
-            text(e, &["objectRef", "subresource"]) == "eviction"
+            answered(e)
+                && text(e, &["objectRef", "subresource"]) == "eviction"
                 && text(e, &["verb"]) == "create"
                 && text(e, &["objectRef", "namespace"]) == ns
         })
@@ -146,7 +153,8 @@ async fn wait_evictions(ns: &str, count: usize) -> BTreeMap<String, usize> {
 fn audited_run_starts(policy: &str) -> Vec<(Timestamp, i64)> {
     let mut starts: Vec<(Timestamp, i64)> = Vec::new();
     for e in audit_events() {
-        if text(&e, &["objectRef", "resource"]) != "deschedulerpolicies"
+        if !answered(&e)
+            || text(&e, &["objectRef", "resource"]) != "deschedulerpolicies"
             || text(&e, &["objectRef", "subresource"]) != "status"
             || text(&e, &["objectRef", "name"]) != policy
             || !(200..300).contains(&code(&e))
@@ -794,7 +802,8 @@ fn slow_enabled(test: &str) -> bool {
 fn audited_completion(policy: &str, start: &str) -> Option<Value> {
     audit_events().into_iter().find_map(|e| {
         let run = field(&e, &["requestObject", "status", "lastRun"])?.clone();
-        let this = text(&e, &["objectRef", "resource"]) == "deschedulerpolicies"
+        let this = answered(&e)
+            && text(&e, &["objectRef", "resource"]) == "deschedulerpolicies"
             && text(&e, &["objectRef", "name"]) == policy
             && (200..300).contains(&code(&e))
             && text(&run, &["startTime"]) == start
@@ -912,4 +921,302 @@ async fn an_api_server_outage_mid_run_fails_those_evictions_and_the_run_resumes(
     assert_eq!(status.total_evicted, Some(12), "{status:?}");
     assert_interval_kept(&policy, interval);
     assert_no_crash(&mut op);
+}
+
+// --- 5. a slow API server ---------------------------------------------------------
+
+/// A loopback TCP proxy in front of the API server that holds every chunk it
+/// forwards (either way) for `delay`. Bounded: it serves at most
+/// `max_connections` connections and stops forwarding after `lifetime`, and
+/// everything stops when it is dropped. TLS passes through untouched (the
+/// serving certificate names 127.0.0.1).
+struct SlowProxy {
+    addr: std::net::SocketAddr,
+    chunks: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    connections: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SlowProxy {
+    async fn start(
+        upstream: std::net::SocketAddr,
+        delay: Duration,
+        max_connections: u64,
+        lifetime: Duration,
+    ) -> Self {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the proxy");
+        let addr = listener.local_addr().expect("proxy address");
+        let chunks = Arc::new(AtomicU64::new(0));
+        let connections = Arc::new(AtomicU64::new(0));
+        let (c, n) = (chunks.clone(), connections.clone());
+        let task = tokio::spawn(async move {
+            let mut pipes = tokio::task::JoinSet::new();
+            let accept = async {
+                while n.load(Ordering::Relaxed) < max_connections {
+                    let Ok((client, _)) = listener.accept().await else {
+                        break;
+                    };
+                    n.fetch_add(1, Ordering::Relaxed);
+                    let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                        continue;
+                    };
+                    let (cr, cw) = client.into_split();
+                    let (sr, sw) = server.into_split();
+                    pipes.spawn(pump(cr, sw, delay, c.clone()));
+                    pipes.spawn(pump(sr, cw, delay, c.clone()));
+                }
+                // Connections already open keep their pipes until the end.
+                std::future::pending::<()>().await;
+            };
+            let _ = tokio::time::timeout(lifetime, accept).await;
+            pipes.abort_all();
+        });
+        SlowProxy {
+            addr,
+            chunks,
+            connections,
+            task,
+        }
+    }
+}
+
+impl Drop for SlowProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Copies `from` to `to`, holding each chunk for `delay`.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    delay: Duration,
+    chunks: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        chunks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tokio::time::sleep(delay).await;
+        if to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
+}
+
+/// User of the client certificate whose every request the audit policy logs.
+const AUDITED_USER: &str = "e2e-audited";
+
+/// `KEY=value` of the running cluster's `.cache/cluster/env`.
+fn cluster_env(key: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/cluster/env");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("{key} not in {}", path.display()))
+        .to_string()
+}
+
+/// A kubeconfig for `server` as user [`AUDITED_USER`] (group
+/// system:masters), with a client certificate signed by the cluster's CA;
+/// written into `dir`.
+fn audited_kubeconfig(dir: &std::path::Path, server: &str) -> PathBuf {
+    let pki = PathBuf::from(cluster_env("DATA_DIR")).join("pki");
+    let (key, csr, crt) = (dir.join("u.key"), dir.join("u.csr"), dir.join("u.crt"));
+    let openssl = |args: &[&std::ffi::OsStr]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let subject = format!("/CN={AUDITED_USER}/O=system:masters");
+    openssl(&[
+        "req".as_ref(),
+        "-new".as_ref(),
+        "-newkey".as_ref(),
+        "rsa:2048".as_ref(),
+        "-nodes".as_ref(),
+        "-keyout".as_ref(),
+        key.as_os_str(),
+        "-out".as_ref(),
+        csr.as_os_str(),
+        "-subj".as_ref(),
+        subject.as_ref(),
+    ]);
+    let (ca_crt, ca_key) = (pki.join("ca.crt"), pki.join("ca.key"));
+    // Extensions make it a v3 certificate, which rustls requires.
+    let ext = dir.join("u.ext");
+    std::fs::write(
+        &ext,
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
+    )
+    .expect("write the extensions");
+    openssl(&[
+        "x509".as_ref(),
+        "-req".as_ref(),
+        "-extfile".as_ref(),
+        ext.as_os_str(),
+        "-in".as_ref(),
+        csr.as_os_str(),
+        "-CA".as_ref(),
+        ca_crt.as_os_str(),
+        "-CAkey".as_ref(),
+        ca_key.as_os_str(),
+        "-CAcreateserial".as_ref(),
+        "-CAserial".as_ref(),
+        dir.join("ca.srl").as_os_str(),
+        "-days".as_ref(),
+        "1".as_ref(),
+        "-out".as_ref(),
+        crt.as_os_str(),
+    ]);
+    let b64 = |p: &std::path::Path| {
+        use std::io::Write;
+        let data = std::fs::read(p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()));
+        let mut child = std::process::Command::new("base64")
+            .arg("-w0")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("run base64");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(&data)
+            .expect("write base64 input");
+        String::from_utf8(child.wait_with_output().expect("base64").stdout).expect("base64 text")
+    };
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: slow\n  cluster:\n    server: {server}\n    certificate-authority-data: {}\nusers:\n- name: audited\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\ncontexts:\n- name: slow\n  context:\n    cluster: slow\n    user: audited\ncurrent-context: slow\n",
+        b64(&ca_crt),
+        b64(&crt),
+        b64(&key)
+    );
+    let path = dir.join("kubeconfig");
+    std::fs::write(&path, kubeconfig).expect("write the kubeconfig");
+    path
+}
+
+/// When the API server received each request of `user` (once per request:
+/// a watch logs twice), sorted.
+fn requests_of(user: &str) -> Vec<Timestamp> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut times: Vec<Timestamp> = audit_events()
+        .iter()
+        .filter(|e| text(e, &["user", "username"]) == user)
+        .filter(|e| seen.insert(text(e, &["auditID"]).to_string()))
+        .filter_map(|e| text(e, &["requestReceivedTimestamp"]).parse().ok())
+        .collect();
+    times.sort();
+    times
+}
+
+/// The most requests of `times` in any window of `window`.
+fn busiest(times: &[Timestamp], window: Duration) -> usize {
+    let w = window.as_millis() as i64;
+    (0..times.len())
+        .map(|i| {
+            let end = times[i].as_millisecond() + w;
+            times[i..]
+                .iter()
+                .take_while(|t| t.as_millisecond() < end)
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_slow_api_server_still_completes_runs_within_the_api_rate_limit() {
+    let s = Scenario::new("flt-slow").await;
+    let upstream: std::net::SocketAddr = cluster_env("APISERVER_URL")
+        .trim_start_matches("https://")
+        .parse()
+        .expect("API server address");
+    let delay = Duration::from_millis(100);
+    let proxy = SlowProxy::start(upstream, delay, 64, Duration::from_secs(300)).await;
+    let dir = std::env::temp_dir().join(format!("descheduler-{}", s.name()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let kubeconfig = audited_kubeconfig(&dir, &format!("https://{}", proxy.addr));
+    let (qps, burst) = (2.0, 2usize);
+    let started = Timestamp::now();
+    let op = Operator::start_with(
+        &s.ns,
+        "op",
+        &[
+            "--kube-api-qps",
+            "2",
+            "--kube-api-burst",
+            "2",
+            "--max-evictions-per-minute",
+            "0",
+        ],
+        &kubeconfig,
+    );
+    let (mut op, (_nodes, before)) = tokio::join!(op, crowded_tainted_node(&s, "web", 8, "100m"));
+    let policy = s.policy_name("slow");
+    s.create_policy(
+        "slow",
+        json!({"interval": "1h", "strategies": {TAINTS: {}}}),
+    )
+    .await;
+    let (p, run) = s.wait_run(&policy, None, Duration::from_secs(90)).await;
+    assert_eq!(run.result, Some(RunResult::Succeeded), "{run:?}");
+    assert_eq!(run.evicted, 8, "{run:?}");
+    let seen = assert_each_evicted_once(s.name(), &before);
+    assert_eq!(seen.len(), 8, "{seen:?}");
+    assert_eq!(p.status.unwrap_or_default().total_evicted, Some(8));
+    s.assert_descheduled_events(&policy, &names(&before)).await;
+
+    let times: Vec<Timestamp> = requests_of(AUDITED_USER)
+        .into_iter()
+        .filter(|t| *t >= started)
+        .collect();
+    assert!(
+        times.len() >= 20,
+        "only {} audited requests of {AUDITED_USER}: the running API server has an older \
+         audit policy; restart the cluster (make cluster-down cluster-up)",
+        times.len()
+    );
+    let window = Duration::from_secs(5);
+    let most = busiest(&times, window);
+    let allowed = burst + (qps * window.as_secs_f64()).ceil() as usize;
+    let span = times[times.len() - 1].as_millisecond() - times[0].as_millisecond();
+    eprintln!(
+        "{} requests in {span} ms through the proxy ({} connections, {} chunks held {delay:?} each); \
+         at most {most} in {window:?} (allowed {allowed})",
+        times.len(),
+        proxy.connections.load(std::sync::atomic::Ordering::Relaxed),
+        proxy.chunks.load(std::sync::atomic::Ordering::Relaxed),
+    );
+    // One more than the bucket allows: the proxy's delays can bunch two
+    // requests the limiter spaced out.
+    assert!(
+        most <= allowed + 1,
+        "{most} requests in {window:?}, --kube-api-qps 2 allows {allowed}"
+    );
+    let least_span = ((times.len() - burst) as f64 / qps * 1000.0 * 0.9) as i64;
+    assert!(
+        span >= least_span,
+        "{} requests in {span} ms: faster than 2 per second",
+        times.len()
+    );
+    assert_no_crash(&mut op);
+    let _ = std::fs::remove_dir_all(&dir);
 }
