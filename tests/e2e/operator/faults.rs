@@ -667,16 +667,18 @@ fn apiserver_sh(what: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// Scales Deployment `name` to `replicas`.
-async fn scale(s: &Scenario, name: &str, replicas: i32) {
-    let api: Api<k8s_openapi::api::apps::v1::Deployment> = s.ns.api();
-    api.patch(
-        name,
-        &kube::api::PatchParams::default(),
-        &kube::api::Patch::Merge(json!({"spec": {"replicas": replicas}})),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("scaling {name}: {e}"));
+/// After an API server restart the controllers and the scheduler take a while
+/// to watch again (their backoff reaches 30 s): before a test that restarted
+/// it lets the others run, a new Deployment's pod must be scheduled and run
+/// on one of its nodes again.
+async fn wait_control_plane_back(s: &Scenario) {
+    let started = Instant::now();
+    s.deploy(support::deployment("canary", &s.opts(1, "10m")), 1)
+        .await;
+    eprintln!(
+        "control plane back after the restart: a new pod ran {:.1}s after it was created",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 /// A SIGSTOPped operator, continued when dropped (also on a failed test).
@@ -736,17 +738,23 @@ async fn an_expired_watch_is_listed_again_and_the_run_plans_from_fresh_state() {
     let paused = Paused::new(&op);
     let outage = ApiServerStopped::stop();
     outage.start();
-    scale(&s, "gone", 0).await;
+    // Deleted at once (its ReplicaSet's replacement finds no untainted node
+    // until n2 opens, and is no violator there).
+    s.pods()
+        .delete(
+            &gone[0].name,
+            &kube::api::DeleteParams {
+                grace_period_seconds: Some(0),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("delete the pod of gone");
     let pods = s.pods();
     wait_for(WAIT, "the pod of gone to be deleted", || async {
-        let left = pods
-            .list(&kube::api::ListParams::default().labels("app=gone"))
-            .await
-            .map_err(state)?;
-        if left.items.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("{} left", left.items.len()))
+        match pods.get_opt(&gone[0].name).await.map_err(state)? {
+            None => Ok(()),
+            Some(_) => Err("still there".to_string()),
         }
     })
     .await;
@@ -895,13 +903,28 @@ async fn an_api_server_outage_mid_run_fails_those_evictions_and_the_run_resumes(
         !resumed.is_empty(),
         "no eviction after the API server came back"
     );
-    let metric = op
-        .metric_sum(
-            "descheduler_pods_evicted_total",
-            &[("policy", &policy), ("result", "failed")],
-        )
-        .await;
-    assert_eq!(metric, failed as f64);
+    // Counted right after the status write the audit log shows.
+    let op_ref = &op;
+    let want = failed as f64;
+    wait_for(
+        WAIT,
+        "descheduler_pods_evicted_total{result=failed}",
+        || {
+            let policy = policy.clone();
+            async move {
+                let labels = [("policy", policy.as_str()), ("result", "failed")];
+                let got = op_ref
+                    .metric_sum("descheduler_pods_evicted_total", &labels)
+                    .await;
+                if got == want {
+                    Ok(())
+                } else {
+                    Err(format!("{got}, want {want}"))
+                }
+            }
+        },
+    )
+    .await;
     let summaries = s.policy_events(&policy, "RunCompleted").await;
     assert!(
         summaries
@@ -921,6 +944,7 @@ async fn an_api_server_outage_mid_run_fails_those_evictions_and_the_run_resumes(
     assert_eq!(status.total_evicted, Some(12), "{status:?}");
     assert_interval_kept(&policy, interval);
     assert_no_crash(&mut op);
+    wait_control_plane_back(&s).await;
 }
 
 // --- 5. a slow API server ---------------------------------------------------------
