@@ -9,6 +9,7 @@ use crate::api::{
     RunResult,
 };
 use crate::approval;
+use crate::evictor::Tally;
 use crate::report::{MAX_PLAN_ENTRIES, RunReport};
 
 pub const FIELD_MANAGER: &str = "descheduler";
@@ -89,6 +90,22 @@ pub fn started(
         s.handled_run_now = Some(t.to_string());
     }
     s.next_run_time = Some(time(next));
+    s
+}
+
+/// Written while a long run is still evicting: what `started` said, with
+/// the counts so far, and `totalEvicted` already including them, so a
+/// process killed mid-run leaves a status that agrees with what the API
+/// server evicted (up to the last progress write).
+pub fn progress(started: &DeschedulerPolicyStatus, so_far: &Tally) -> DeschedulerPolicyStatus {
+    let mut s = started.clone();
+    s.total_evicted = Some(started.total_evicted.unwrap_or(0) + so_far.evicted);
+    if let Some(run) = s.last_run.as_mut() {
+        run.evicted = so_far.evicted;
+        run.blocked = so_far.blocked;
+        run.failed = so_far.failed;
+        run.restarted = so_far.restarted;
+    }
     s
 }
 
@@ -293,12 +310,21 @@ pub fn invalid(
     s
 }
 
-/// The server-side apply body for the status subresource.
-pub fn apply_body(name: &str, status: &DeschedulerPolicyStatus) -> serde_json::Value {
+/// The server-side apply body for the status subresource. With `uid` the
+/// API server refuses it (409) for another object of the same name.
+pub fn apply_body(
+    name: &str,
+    uid: Option<&str>,
+    status: &DeschedulerPolicyStatus,
+) -> serde_json::Value {
+    let mut metadata = serde_json::json!({ "name": name });
+    if let Some(uid) = uid {
+        metadata["uid"] = serde_json::json!(uid);
+    }
     serde_json::json!({
         "apiVersion": "descheduler.dev/v1alpha1",
         "kind": "DeschedulerPolicy",
-        "metadata": { "name": name },
+        "metadata": metadata,
         "status": status,
     })
 }
@@ -434,5 +460,51 @@ mod approval_tests {
         assert!(s.pending_plan.is_none());
         assert_eq!(s.handled_approval.as_deref(), Some("id1"));
         assert_eq!(s.total_evicted, Some(1));
+    }
+}
+
+#[cfg(test)]
+mod progress_tests {
+    use super::*;
+    use crate::api::DeschedulerPolicySpec;
+    use crate::evictor::{EvictOutcome, FailureCategory};
+
+    #[test]
+    fn progress_counts_what_was_done_so_far_on_top_of_the_total_before_the_run() {
+        let mut p = DeschedulerPolicy::new("p", DeschedulerPolicySpec::default());
+        p.metadata.generation = Some(2);
+        p.status = Some(DeschedulerPolicyStatus {
+            total_evicted: Some(5),
+            ..Default::default()
+        });
+        let start: DateTime<Utc> = "2026-12-03T10:00:00Z".parse().expect("time");
+        let next = start + chrono::Duration::minutes(10);
+        let started = started(&p, start, RunMode::Evict, Some("now"), next);
+        let mut tally = Tally::default();
+        for o in [
+            EvictOutcome::Evicted,
+            EvictOutcome::Evicted,
+            EvictOutcome::Blocked,
+            EvictOutcome::Failed(FailureCategory::Connection),
+            EvictOutcome::Gone,
+            EvictOutcome::NotAttempted,
+        ] {
+            tally.add(o);
+        }
+        let s = progress(&started, &tally);
+        assert_eq!(s.total_evicted, Some(7));
+        let run = s.last_run.expect("a run in progress");
+        assert_eq!(run.result, Some(RunResult::Running));
+        assert_eq!(
+            (run.evicted, run.blocked, run.failed, run.restarted),
+            (2, 1, 1, 0)
+        );
+        assert_eq!(run.start_time, Some(time(start)));
+        assert_eq!(run.completion_time, None);
+        assert_eq!(run.trigger.as_deref(), Some("now"));
+        assert_eq!(s.next_run_time, Some(time(next)));
+        assert_eq!(s.observed_generation, Some(2));
+        // Nothing done yet: the same as the started status.
+        assert_eq!(progress(&started, &Tally::default()), started);
     }
 }

@@ -7,6 +7,7 @@ mod ratelimit;
 pub use ratelimit::RateLimitLayer;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, future::BoxFuture};
@@ -28,11 +29,29 @@ pub struct Caches {
     pdbs: Store<PodDisruptionBudget>,
     priority_classes: Store<PriorityClass>,
     namespaces: Store<Namespace>,
+    /// One flag per cache: set while it lists again after its watch expired.
+    relisting: Vec<Arc<AtomicBool>>,
 }
 
 type Watch = BoxFuture<'static, ()>;
 
-fn cache<K>(api: Api<K>, prune: fn(&mut K)) -> (Store<K>, Watch)
+const RELIST_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Whether a watcher step starts (`Some(true)`) or ends (`Some(false)`) a
+/// new list of everything. A watch that expired (410 Gone, after an API
+/// server restart or etcd compaction) is followed by one, during which the
+/// cache still holds the old state: a run must not plan on it then.
+pub fn relist_change<K>(step: &Result<watcher::Event<K>, watcher::Error>) -> Option<bool> {
+    match step {
+        Ok(watcher::Event::Init) => Some(true),
+        Ok(watcher::Event::InitDone) => Some(false),
+        Err(watcher::Error::WatchError(status)) if status.code == 410 => Some(true),
+        Err(watcher::Error::NoResourceVersion) => Some(true),
+        _ => None,
+    }
+}
+
+fn cache<K>(api: Api<K>, prune: fn(&mut K)) -> (Store<K>, Arc<AtomicBool>, Watch)
 where
     K: Resource<DynamicType = ()>
         + Clone
@@ -43,8 +62,16 @@ where
         + 'static,
 {
     let (reader, writer) = reflector::store();
+    let relisting = Arc::new(AtomicBool::new(false));
+    let flag = relisting.clone();
     let stream = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
+        .map(move |step| {
+            if let Some(on) = relist_change(&step) {
+                flag.store(on, Ordering::Relaxed);
+            }
+            step
+        })
         .modify(prune)
         .reflect(writer)
         .applied_objects();
@@ -58,7 +85,7 @@ where
             })
             .await;
     };
-    (reader, Box::pin(task))
+    (reader, relisting, Box::pin(task))
 }
 
 fn drop_managed_fields<K: ResourceExt>(obj: &mut K) {
@@ -68,23 +95,24 @@ fn drop_managed_fields<K: ResourceExt>(obj: &mut K) {
 impl Caches {
     /// Starts the watches; the returned futures must be polled (spawned) for the caches to fill.
     pub fn start(client: &Client) -> (Self, Vec<Watch>) {
-        let (nodes, w1) = cache(Api::<Node>::all(client.clone()), drop_managed_fields);
-        let (pods, w2) = cache(Api::<Pod>::all(client.clone()), |p: &mut Pod| {
+        let (nodes, r1, w1) = cache(Api::<Node>::all(client.clone()), drop_managed_fields);
+        let (pods, r2, w2) = cache(Api::<Pod>::all(client.clone()), |p: &mut Pod| {
             // Pods are the bulk of the cache: keep only what the engine reads.
             p.managed_fields_mut().clear();
             if let Some(a) = p.metadata.annotations.as_mut() {
                 a.remove("kubectl.kubernetes.io/last-applied-configuration");
             }
         });
-        let (pdbs, w3) = cache(
+        let (pdbs, r3, w3) = cache(
             Api::<PodDisruptionBudget>::all(client.clone()),
             drop_managed_fields,
         );
-        let (priority_classes, w4) = cache(
+        let (priority_classes, r4, w4) = cache(
             Api::<PriorityClass>::all(client.clone()),
             drop_managed_fields,
         );
-        let (namespaces, w5) = cache(Api::<Namespace>::all(client.clone()), drop_managed_fields);
+        let (namespaces, r5, w5) =
+            cache(Api::<Namespace>::all(client.clone()), drop_managed_fields);
         (
             Self {
                 nodes,
@@ -92,6 +120,7 @@ impl Caches {
                 pdbs,
                 priority_classes,
                 namespaces,
+                relisting: vec![r1, r2, r3, r4, r5],
             },
             vec![w1, w2, w3, w4, w5],
         )
@@ -104,6 +133,22 @@ impl Caches {
         self.pdbs.wait_until_ready().await?;
         self.priority_classes.wait_until_ready().await?;
         self.namespaces.wait_until_ready().await
+    }
+
+    /// Waits (at most `limit`) until no cache is listing again after an
+    /// expired watch; false if one still is (the API server may be down:
+    /// then what the caches hold is all there is).
+    pub async fn wait_relisted(&self, limit: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if !self.relisting.iter().any(|r| r.load(Ordering::Relaxed)) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(RELIST_POLL).await;
+        }
     }
 
     pub fn objects(&self) -> ClusterObjects {
@@ -128,3 +173,30 @@ impl Caches {
 
 /// Shared so the HTTP server can answer /readyz.
 pub type Ready = Arc<std::sync::atomic::AtomicBool>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::core::Status;
+
+    #[test]
+    fn an_expired_watch_marks_the_cache_relisting_until_the_list_is_done() {
+        let gone = Status::failure("too old resource version: 1 (5)", "Expired").with_code(410);
+        let other = Status::failure("internal error", "InternalError").with_code(500);
+        type Step = Result<watcher::Event<Pod>, watcher::Error>;
+        let steps: Vec<(Step, Option<bool>)> = vec![
+            (Err(watcher::Error::WatchError(Box::new(gone))), Some(true)),
+            (Ok(watcher::Event::Init), Some(true)),
+            (Ok(watcher::Event::InitApply(Pod::default())), None),
+            (Ok(watcher::Event::InitDone), Some(false)),
+            (Ok(watcher::Event::Apply(Pod::default())), None),
+            (Ok(watcher::Event::Delete(Pod::default())), None),
+            // Other errors resume the watch where it was: no new list.
+            (Err(watcher::Error::WatchError(Box::new(other))), None),
+            (Err(watcher::Error::NoResourceVersion), Some(true)),
+        ];
+        for (step, want) in &steps {
+            assert_eq!(relist_change(step), *want, "{step:?}");
+        }
+    }
+}

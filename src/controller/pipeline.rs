@@ -11,14 +11,16 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use kube::Resource;
 use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::ObjectRef;
 
 use super::runner::Runner;
 use super::schedule;
+use super::status_writer::Written;
 use crate::api::{DeschedulerPolicy, DeschedulerPolicyStatus, PlacementCounts, RunMode};
 use crate::approval;
 use crate::backoff;
 use crate::engine;
-use crate::evictor::{self, ApiEvictor, DryRun, EvictOutcome};
+use crate::evictor::{self, ApiEvictor, DryRun, EvictOutcome, Tally};
 use crate::followup::{self, Followup, Landing};
 use crate::plan::EvictionPlan;
 use crate::policy::{self, Policy};
@@ -27,8 +29,20 @@ use crate::report::{RunReport, samples};
 use crate::snapshot::{OwnerRef, Snapshot};
 use crate::status;
 
+/// How long a run waits for watch caches that list again after their watch
+/// expired, before it plans on what they hold.
+const RELIST_WAIT: Duration = Duration::from_secs(30);
+
+/// Waits until no watch cache is listing again (see [`RELIST_WAIT`]).
+async fn fresh_caches(r: &Runner, name: &str) {
+    if !r.caches.wait_relisted(RELIST_WAIT).await {
+        tracing::warn!(policy = %name, "watch caches still listing again after {RELIST_WAIT:?}; planning on what they hold");
+    }
+}
+
 pub async fn run(r: &Runner, policy: &DeschedulerPolicy, trigger: Option<String>) {
     let name = policy.metadata.name.clone().unwrap_or_default();
+    fresh_caches(r, &name).await;
     let clock = Instant::now();
     let start = Utc::now();
     let snapshot = r.caches.snapshot(start);
@@ -48,7 +62,7 @@ pub async fn run(r: &Runner, policy: &DeschedulerPolicy, trigger: Option<String>
     let mut plan = plan(r, &snapshot, &valid);
     // A replacement the same strategy moved last run and would move again:
     // its owner is backed off, and the plan made again without it.
-    let flagged = followup::flagged_again(&r.take_moved(&name), &snapshot, &plan);
+    let flagged = followup::flagged_again(&r.take_moved(policy), &snapshot, &plan);
     if !flagged.is_empty() {
         tracing::info!(policy = %name, owners = flagged.len(), "moved replacements flagged again: backing off");
         valid.rules.held.extend(flagged.iter().cloned());
@@ -62,14 +76,18 @@ pub async fn run(r: &Runner, policy: &DeschedulerPolicy, trigger: Option<String>
     let next = start + schedule::interval(policy);
     // Written before the first eviction, so a restart never runs the policy early.
     let started = status::started(policy, start, mode, trigger.as_deref(), next);
-    r.status.write(&name, started).await;
-    let outcomes = if valid.manual_approval {
+    r.status.write(policy, started.clone()).await;
+    let (outcomes, stopped) = if valid.manual_approval {
         // The plan waits for approval: nothing is sent now.
-        evictor::execute(&DryRun, &snapshot, &plan).await
+        (evictor::execute(&DryRun, &snapshot, &plan).await, None)
     } else {
-        evict(r, &snapshot, &plan, &valid).await
+        evict_reporting(r, policy, &started, &snapshot, &plan, &valid).await
     };
-    let report = RunReport::build(&snapshot, &plan, &outcomes, mode);
+    let mut report = RunReport::build(&snapshot, &plan, &outcomes, mode);
+    if let Some(why) = stopped {
+        tracing::info!(policy = %name, reason = why.as_str(), "run stopped before its plan was carried out");
+        report.message = Some(why.message().to_string());
+    }
     let mut completed =
         status::completed(policy, &report, start, Utc::now(), trigger.as_deref(), next);
     if valid.manual_approval {
@@ -85,7 +103,7 @@ pub async fn run(r: &Runner, policy: &DeschedulerPolicy, trigger: Option<String>
         valid.cooldown,
         valid.interval,
     );
-    r.status.write(&name, completed.clone()).await;
+    r.status.write(policy, completed.clone()).await;
     publish_events(r, policy, &events::run_events(&name, &report), &snapshot).await;
     r.metrics.record(
         &name,
@@ -97,12 +115,16 @@ pub async fn run(r: &Runner, policy: &DeschedulerPolicy, trigger: Option<String>
         report: &report,
         start,
     };
-    follow_up(r, &name, &valid, carried, completed, |s, c| {
-        if let Some(run) = s.last_run.as_mut() {
-            run.placement = Some(c);
-        }
-    })
-    .await;
+    // A stopped run's policy is gone or has a new spec to run at once: no
+    // waiting for replacements then.
+    if stopped.is_none() {
+        follow_up(r, policy, &valid, carried, completed, |s, c| {
+            if let Some(run) = s.last_run.as_mut() {
+                run.placement = Some(c);
+            }
+        })
+        .await;
+    }
     tracing::info!(
         policy = %name,
         result = report.result.as_str(),
@@ -118,13 +140,14 @@ pub async fn run(r: &Runner, policy: &DeschedulerPolicy, trigger: Option<String>
 /// again against a fresh snapshot; stale pods are reported, never replaced.
 pub async fn approve(r: &Runner, policy: &DeschedulerPolicy, id: &str) {
     let name = policy.metadata.name.clone().unwrap_or_default();
+    fresh_caches(r, &name).await;
     let clock = Instant::now();
     let now = Utc::now();
     if let Some((reason, message)) = status::approval_problem(policy, id, now) {
         tracing::warn!(policy = %name, plan = id, %message, "approval refused");
         r.status
             .write(
-                &name,
+                policy,
                 status::approval_refused(policy, id, reason, &message, now),
             )
             .await;
@@ -151,7 +174,8 @@ pub async fn approve(r: &Runner, policy: &DeschedulerPolicy, id: &str) {
     } else {
         RunMode::Evict
     };
-    let outcomes = evict(r, &snapshot, &check.plan, &valid).await;
+    let stop = r.shutdown.child_token();
+    let outcomes = evict(r, &snapshot, &check.plan, &valid, &stop, |_| {}).await;
     let report = RunReport::build(&snapshot, &check.plan, &outcomes, mode);
     let mut done = status::approved(policy, id, &report, &check.stale, Utc::now());
     done.backoff = backoff::update(
@@ -163,7 +187,7 @@ pub async fn approve(r: &Runner, policy: &DeschedulerPolicy, id: &str) {
         valid.cooldown,
         valid.interval,
     );
-    r.status.write(&name, done.clone()).await;
+    r.status.write(policy, done.clone()).await;
     let texts = events::approved_events(&name, id, &report, check.stale.len());
     publish_events(r, policy, &texts, &snapshot).await;
     r.metrics.record(
@@ -184,7 +208,7 @@ pub async fn approve(r: &Runner, policy: &DeschedulerPolicy, id: &str) {
         report: &report,
         start: now,
     };
-    follow_up(r, &name, &valid, carried, done, |s, c| {
+    follow_up(r, policy, &valid, carried, done, |s, c| {
         if let Some(a) = s.last_approved.as_mut() {
             a.placement = Some(c);
         }
@@ -232,12 +256,13 @@ struct Carried<'a> {
 /// predecessor left, and the replacements that moved, for the next run.
 async fn follow_up(
     r: &Runner,
-    name: &str,
+    object: &DeschedulerPolicy,
     policy: &Policy,
     run: Carried<'_>,
     mut status: DeschedulerPolicyStatus,
     record: impl FnOnce(&mut DeschedulerPolicyStatus, PlacementCounts),
 ) {
+    let name = object.metadata.name.as_deref().unwrap_or_default();
     let Carried {
         before,
         report,
@@ -257,7 +282,7 @@ async fn follow_up(
         }
         tokio::time::sleep(FOLLOW_UP_POLL).await;
     };
-    r.set_moved(name, moved);
+    r.set_moved(object, moved);
     let awaited = &follow.awaited;
     for (w, l) in awaited.iter().zip(&landings) {
         r.metrics.count_replacement(name, &w.strategy, l.as_str());
@@ -281,7 +306,7 @@ async fn follow_up(
             policy.interval,
         );
     }
-    r.status.write(name, status).await;
+    r.status.write(object, status).await;
 }
 
 /// The engine, with each strategy timed for `descheduler_strategy_duration_seconds`.
@@ -294,23 +319,128 @@ fn plan(r: &Runner, snapshot: &Snapshot, policy: &Policy) -> EvictionPlan {
     })
 }
 
+/// How often a run that is still evicting (usually held back by
+/// `--max-evictions-per-minute`) writes what it did so far to status.
+const PROGRESS_EVERY: Duration = Duration::from_secs(2);
+/// How often a run that is still evicting looks whether its policy was
+/// deleted or changed meanwhile.
+const STILL_CURRENT_EVERY: Duration = Duration::from_millis(500);
+
+/// Why a run stopped before every planned eviction was attempted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// The policy was deleted (or replaced by another of the same name).
+    Deleted,
+    /// Its spec changed: the run of the new generation follows.
+    Changed,
+}
+
+impl Stopped {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stopped::Deleted => "PolicyDeleted",
+            Stopped::Changed => "SpecChanged",
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            Stopped::Deleted => "the run stopped: the policy was deleted while it was in flight",
+            Stopped::Changed => {
+                "the run stopped: the spec changed while it was in flight; the new spec runs next"
+            }
+        }
+    }
+}
+
+/// Whether the run of `ran` (as it was when the run started) must stop, given
+/// the policy of that name as the watch cache has it now.
+pub fn must_stop(ran: &DeschedulerPolicy, now: Option<&DeschedulerPolicy>) -> Option<Stopped> {
+    match now {
+        None => Some(Stopped::Deleted),
+        Some(p) if p.metadata.uid != ran.metadata.uid => Some(Stopped::Deleted),
+        Some(p) if p.metadata.generation != ran.metadata.generation => Some(Stopped::Changed),
+        Some(_) => None,
+    }
+}
+
+/// [`evict`], meanwhile writing the run's progress to status every
+/// [`PROGRESS_EVERY`] while something changed, so that a leader killed
+/// mid-run leaves its evictions counted, and stopping the evictions once the
+/// policy is deleted or its spec changes. A progress write in flight always
+/// finishes before the caller writes the completed status, which therefore
+/// is the last word.
+async fn evict_reporting(
+    r: &Runner,
+    object: &DeschedulerPolicy,
+    started: &DeschedulerPolicyStatus,
+    snapshot: &Snapshot,
+    plan: &EvictionPlan,
+    policy: &Policy,
+) -> (Vec<EvictOutcome>, Option<Stopped>) {
+    let name = object.metadata.name.clone().unwrap_or_default();
+    let (tally_tx, tally) = tokio::sync::watch::channel(Tally::default());
+    let done = tokio_util::sync::CancellationToken::new();
+    let stop = r.shutdown.child_token();
+    let work = async {
+        let outcomes = evict(r, snapshot, plan, policy, &stop, |o| {
+            tally_tx.send_modify(|t| t.add(o))
+        })
+        .await;
+        done.cancel();
+        outcomes
+    };
+    let watch = async {
+        let mut written = Tally::default();
+        let mut last_write = Instant::now();
+        loop {
+            tokio::select! {
+                _ = done.cancelled() => return None,
+                _ = tokio::time::sleep(STILL_CURRENT_EVERY) => {}
+            }
+            let now = r.policies.get(&ObjectRef::new(&name));
+            if let Some(why) = must_stop(object, now.as_deref()) {
+                stop.cancel();
+                return Some(why);
+            }
+            let so_far = *tally.borrow();
+            if so_far != written && last_write.elapsed() >= PROGRESS_EVERY {
+                let w = r
+                    .status
+                    .write(object, status::progress(started, &so_far))
+                    .await;
+                if w == Written::Gone {
+                    stop.cancel();
+                    return Some(Stopped::Deleted);
+                }
+                written = so_far;
+                last_write = Instant::now();
+            }
+        }
+    };
+    let (outcomes, stopped) = tokio::join!(work, watch);
+    (outcomes, stopped)
+}
+
 async fn evict(
     r: &Runner,
     snapshot: &Snapshot,
     plan: &EvictionPlan,
     policy: &Policy,
+    stop: &tokio_util::sync::CancellationToken,
+    seen: impl FnMut(EvictOutcome) + Send,
 ) -> Vec<evictor::EvictOutcome> {
     if policy.dry_run {
-        return evictor::execute(&DryRun, snapshot, plan).await;
+        return evictor::execute_with(&DryRun, snapshot, plan, seen).await;
     }
     let api = ApiEvictor {
         client: r.client.clone(),
         grace_period_seconds: policy.grace_period_seconds,
         limiter: r.eviction_limiter.clone(),
         leader: r.leader.clone(),
-        shutdown: r.shutdown.clone(),
+        stop: stop.clone(),
     };
-    evictor::execute(&api, snapshot, plan).await
+    evictor::execute_with(&api, snapshot, plan, seen).await
 }
 
 async fn publish_invalid(
@@ -322,7 +452,7 @@ async fn publish_invalid(
     let name = policy.metadata.name.clone().unwrap_or_default();
     tracing::warn!(policy = %name, %message, "invalid policy");
     r.status
-        .write(&name, status::invalid(policy, message, now))
+        .write(policy, status::invalid(policy, message, now))
         .await;
     r.metrics.count_run(&name, "Invalid");
     let snapshot = None;
@@ -360,5 +490,37 @@ async fn publish_events<'s>(
         if let Err(e) = r.recorder.publish(&event, &reference).await {
             tracing::warn!(error = %e, reason = %event.reason, "cannot publish event");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::DeschedulerPolicySpec;
+
+    fn policy(uid: &str, generation: i64) -> DeschedulerPolicy {
+        let mut p = DeschedulerPolicy::new("p", DeschedulerPolicySpec::default());
+        p.metadata.uid = Some(uid.into());
+        p.metadata.generation = Some(generation);
+        p
+    }
+
+    #[test]
+    fn a_run_stops_when_its_policy_is_deleted_replaced_or_changed() {
+        let ran = policy("u1", 3);
+        assert_eq!(must_stop(&ran, Some(&policy("u1", 3))), None);
+        assert_eq!(must_stop(&ran, None), Some(Stopped::Deleted));
+        assert_eq!(
+            must_stop(&ran, Some(&policy("u2", 3))),
+            Some(Stopped::Deleted)
+        );
+        assert_eq!(
+            must_stop(&ran, Some(&policy("u1", 4))),
+            Some(Stopped::Changed)
+        );
+        // Status and annotation changes keep the generation: the run goes on.
+        let mut annotated = policy("u1", 3);
+        annotated.metadata.annotations = Some([("a".to_string(), "b".to_string())].into());
+        assert_eq!(must_stop(&ran, Some(&annotated)), None);
     }
 }

@@ -21,6 +21,9 @@ use crate::cluster::Caches;
 use crate::followup::Moved;
 use crate::metrics::Metrics;
 
+/// The UID of a policy object and the replacements its last run moved.
+type MovedBy = (Option<String>, Vec<Moved>);
+
 pub struct Runner {
     pub client: Client,
     pub caches: Caches,
@@ -34,10 +37,11 @@ pub struct Runner {
     /// Measured usage, collected only for policies that balance by it.
     pub usage: crate::usage::Collectors,
     queued: Mutex<HashSet<String>>,
-    /// Per policy, the replacements its last run moved (see
-    /// [`crate::followup::flagged_again`]). In memory only: after a restart one
-    /// ping-pong goes unnoticed, and the next is caught.
-    moved: Mutex<HashMap<String, Vec<Moved>>>,
+    /// Per policy name, the UID of the object and the replacements its last
+    /// run moved (see [`crate::followup::flagged_again`]). In memory only:
+    /// after a restart one ping-pong goes unnoticed, and the next is caught.
+    /// A policy created again under the same name starts afresh.
+    moved: Mutex<HashMap<String, MovedBy>>,
     tx: mpsc::UnboundedSender<String>,
 }
 
@@ -100,20 +104,24 @@ impl Runner {
     }
 
     /// The replacements the policy's last run moved, forgotten once read.
-    pub fn take_moved(&self, policy: &str) -> Vec<Moved> {
+    pub fn take_moved(&self, policy: &DeschedulerPolicy) -> Vec<Moved> {
+        let name = policy.metadata.name.as_deref().unwrap_or_default();
         self.moved
             .lock()
             .ok()
-            .and_then(|mut m| m.remove(policy))
+            .and_then(|mut m| m.remove(name))
+            .filter(|(uid, _)| *uid == policy.metadata.uid)
+            .map(|(_, moved)| moved)
             .unwrap_or_default()
     }
 
-    pub fn set_moved(&self, policy: &str, moved: Vec<Moved>) {
+    pub fn set_moved(&self, policy: &DeschedulerPolicy, moved: Vec<Moved>) {
+        let name = policy.metadata.name.clone().unwrap_or_default();
         if let Ok(mut m) = self.moved.lock() {
             if moved.is_empty() {
-                m.remove(policy);
+                m.remove(&name);
             } else {
-                m.insert(policy.to_string(), moved);
+                m.insert(name, (policy.metadata.uid.clone(), moved));
             }
         }
     }
@@ -149,6 +157,28 @@ impl Runner {
                 }
             }
             self.dequeue(&name);
+            self.enqueue_if_due(&name);
+        }
+    }
+
+    /// A change that arrived while the policy's run was queued or in flight
+    /// was not queued again ([`Runner::enqueue`] keeps one entry per
+    /// policy), and the reconcile it caused may not come back for an
+    /// interval: look once more when the run is over. A spec changed while
+    /// its run was in flight runs at once this way.
+    fn enqueue_if_due(&self, name: &str) {
+        let Some(policy) = self.policies.get(&ObjectRef::new(name)) else {
+            return;
+        };
+        if !self.is_leader() {
+            return;
+        }
+        let effective = self.effective(&policy);
+        if matches!(
+            schedule::decide(&effective, Utc::now()),
+            Decision::Due { .. } | Decision::Approve { .. }
+        ) {
+            self.enqueue(name);
         }
     }
 }

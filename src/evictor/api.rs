@@ -22,17 +22,20 @@ pub struct ApiEvictor {
     /// The cluster-wide `--max-evictions-per-minute`, shared by every policy.
     pub limiter: Option<Arc<DefaultDirectRateLimiter>>,
     pub leader: watch::Receiver<bool>,
-    pub shutdown: CancellationToken,
+    /// Cancelled on shutdown, and when the run must stop (its policy was
+    /// deleted or its spec changed).
+    pub stop: CancellationToken,
 }
 
 impl ApiEvictor {
-    /// Whether evicting must stop now: leadership lost or shutting down.
+    /// Whether evicting must stop now: leadership lost, shutting down, or
+    /// the run stopped.
     fn must_stop(&self) -> bool {
-        self.shutdown.is_cancelled() || !*self.leader.borrow()
+        self.stop.is_cancelled() || !*self.leader.borrow()
     }
 
     /// Waits for the rate limiter; false when this process must stop
-    /// disrupting pods (leadership lost or shutting down).
+    /// disrupting pods (leadership lost, shutting down, the run stopped).
     async fn may_go_on(&self) -> bool {
         if self.must_stop() {
             return false;
@@ -43,7 +46,7 @@ impl ApiEvictor {
         let mut leader = self.leader.clone();
         tokio::select! {
             _ = limiter.until_ready() => true,
-            _ = self.shutdown.cancelled() => false,
+            _ = self.stop.cancelled() => false,
             _ = leader.wait_for(|is_leader| !is_leader) => false,
         }
     }

@@ -74,12 +74,52 @@ pub async fn execute(
     snap: &Snapshot,
     plan: &EvictionPlan,
 ) -> Vec<EvictOutcome> {
+    execute_with(evictor, snap, plan, |_| {}).await
+}
+
+/// [`execute`], telling `seen` each outcome as it happens (a long run
+/// reports its progress from them).
+pub async fn execute_with(
+    evictor: &(impl Evictor + Sync),
+    snap: &Snapshot,
+    plan: &EvictionPlan,
+    mut seen: impl FnMut(EvictOutcome) + Send,
+) -> Vec<EvictOutcome> {
     let mut outcomes = Vec::with_capacity(plan.evictions.len() + plan.restarts.len());
     for e in &plan.evictions {
-        outcomes.push(evictor.evict(snap.pod(e.pod)).await);
+        let outcome = evictor.evict(snap.pod(e.pod)).await;
+        seen(outcome);
+        outcomes.push(outcome);
     }
     for r in &plan.restarts {
-        outcomes.push(evictor.restart(snap.pod(r.pod)).await);
+        let outcome = evictor.restart(snap.pod(r.pod)).await;
+        seen(outcome);
+        outcomes.push(outcome);
     }
     outcomes
+}
+
+/// What a run in progress has done so far, for its status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub evicted: i64,
+    pub blocked: i64,
+    pub failed: i64,
+    pub restarted: i64,
+}
+
+impl Tally {
+    pub fn add(&mut self, outcome: EvictOutcome) {
+        match outcome {
+            EvictOutcome::Evicted => self.evicted += 1,
+            EvictOutcome::Blocked => self.blocked += 1,
+            EvictOutcome::Failed(_) => self.failed += 1,
+            EvictOutcome::Restarted => self.restarted += 1,
+            EvictOutcome::WouldEvict
+            | EvictOutcome::Gone
+            | EvictOutcome::NotAttempted
+            | EvictOutcome::WouldRestart
+            | EvictOutcome::NoSurge => {}
+        }
+    }
 }

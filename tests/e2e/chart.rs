@@ -26,7 +26,9 @@ use kube::Api;
 use kube::api::DeleteParams;
 use serde_json::Value;
 
-use crate::support::{TestNamespace, client, kubeconfig_path, state, unique_suffix, wait_for};
+use crate::support::{
+    ClusterGuard, TestNamespace, client, kubeconfig_path, state, unique_suffix, wait_for,
+};
 
 /// Tests that install with the fixed names of `README.md` (namespace
 /// `descheduler`, release `descheduler`, policy `default`) take this lock, so
@@ -767,6 +769,7 @@ async fn kustomize_config_renders_everything_into_the_descheduler_namespace() {
 
 #[tokio::test]
 async fn samples_apply_cleanly_to_the_api_server() {
+    let _gate = ClusterGuard::shared().await;
     let _ = client().await;
     apply_crd().await;
     let mut checked = 0;
@@ -890,6 +893,7 @@ pub fn doc_workdir(prefix: &str) -> TempDir {
 #[tokio::test]
 async fn readme_helm_install_works_verbatim() {
     let _lock = INSTALL_LOCK.lock().await;
+    let _gate = ClusterGuard::shared().await;
     let client = client().await;
     apply_crd().await;
     let block = install_doc_block("helm");
@@ -938,6 +942,7 @@ async fn readme_helm_install_works_verbatim() {
 #[tokio::test]
 async fn readme_kustomize_install_works_verbatim() {
     let _lock = INSTALL_LOCK.lock().await;
+    let _gate = ClusterGuard::shared().await;
     let client = client().await;
     let block = install_doc_block("kustomize");
     assert!(block.contains("kubectl apply -k config/"), "{block}");

@@ -23,6 +23,7 @@
 //! printed when a test fails); `DESCHEDULER_E2E_LOG` sets its `RUST_LOG`.
 
 mod approval;
+mod faults;
 mod ha;
 mod lifecycle;
 mod metrics;
@@ -63,50 +64,52 @@ static CRD_APPLIED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new
 /// Applies `crds/deschedulerpolicies.descheduler.dev.yaml` (server-side apply,
 /// idempotent) once per test process and waits until it is Established.
 pub async fn ensure_crd() {
-    CRD_APPLIED
-        .get_or_init(|| async {
-            // A client of its own: each test has its own runtime.
-            let client = support::client().await;
-            let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("crds/deschedulerpolicies.descheduler.dev.yaml");
-            let text = std::fs::read_to_string(&path)
-                .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-            let crd: CustomResourceDefinition = serde_yaml_ng::from_str(&text)
-                .unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()));
-            let name = crd.metadata.name.clone().expect("CRD name");
-            let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-            api.patch(
-                &name,
-                &PatchParams::apply("descheduler-e2e").force(),
-                &Patch::Apply(&crd),
-            )
+    CRD_APPLIED.get_or_init(apply_crd).await;
+}
+
+/// Applies `crds/deschedulerpolicies.descheduler.dev.yaml` (server-side
+/// apply, idempotent) and waits until it is Established and served.
+pub async fn apply_crd() {
+    // A client of its own: each test has its own runtime.
+    let client = support::client().await;
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("crds/deschedulerpolicies.descheduler.dev.yaml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let crd: CustomResourceDefinition = serde_yaml_ng::from_str(&text)
+        .unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()));
+    let name = crd.metadata.name.clone().expect("CRD name");
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    api.patch(
+        &name,
+        &PatchParams::apply("descheduler-e2e").force(),
+        &Patch::Apply(&crd),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("applying CRD {name}: {e}"));
+    wait_for(WAIT, format!("CRD {name} to be Established"), || async {
+        let crd = api.get(&name).await.map_err(state)?;
+        let conds = crd.status.and_then(|s| s.conditions).unwrap_or_default();
+        if conds
+            .iter()
+            .any(|c| c.type_ == "Established" && c.status == "True")
+        {
+            Ok(())
+        } else {
+            Err(format!("{conds:?}"))
+        }
+    })
+    .await;
+    // The new API may take a moment to be served.
+    let policies: Api<DeschedulerPolicy> = Api::all(client);
+    wait_for(WAIT, "DeschedulerPolicy API to be served", || async {
+        policies
+            .list(&ListParams::default().limit(1))
             .await
-            .unwrap_or_else(|e| panic!("applying CRD {name}: {e}"));
-            wait_for(WAIT, format!("CRD {name} to be Established"), || async {
-                let crd = api.get(&name).await.map_err(state)?;
-                let conds = crd.status.and_then(|s| s.conditions).unwrap_or_default();
-                if conds
-                    .iter()
-                    .any(|c| c.type_ == "Established" && c.status == "True")
-                {
-                    Ok(())
-                } else {
-                    Err(format!("{conds:?}"))
-                }
-            })
-            .await;
-            // The new API may take a moment to be served.
-            let policies: Api<DeschedulerPolicy> = Api::all(client);
-            wait_for(WAIT, "DeschedulerPolicy API to be served", || async {
-                policies
-                    .list(&ListParams::default().limit(1))
-                    .await
-                    .map(|_| ())
-                    .map_err(state)
-            })
-            .await;
-        })
-        .await;
+            .map(|_| ())
+            .map_err(state)
+    })
+    .await;
 }
 
 // --- the operator process --------------------------------------------------
@@ -126,7 +129,7 @@ fn free_port() -> u16 {
 }
 
 /// A plain HTTP/1.0 GET on the operator's metrics port: `(status, body)`.
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> Result<(u16, String), String> {
+pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> Result<(u16, String), String> {
     let mut stream = tokio::net::TcpStream::connect(addr)
         .await
         .map_err(|e| format!("connect {addr}: {e}"))?;
@@ -153,6 +156,16 @@ impl Operator {
     /// Starts `descheduler run` for the policies of `ns` with `extra` flags,
     /// logging to `.cache/e2e-logs/<ns>-<tag>.log`, and waits for /readyz.
     pub async fn start(ns: &TestNamespace, tag: &str, extra: &[&str]) -> Self {
+        Self::start_with(ns, tag, extra, &kubeconfig_path()).await
+    }
+
+    /// Like [`Operator::start`], talking to the cluster through `kubeconfig`.
+    pub async fn start_with(
+        ns: &TestNamespace,
+        tag: &str,
+        extra: &[&str],
+        kubeconfig: &std::path::Path,
+    ) -> Self {
         ensure_crd().await;
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/e2e-logs");
         std::fs::create_dir_all(&dir).expect("create .cache/e2e-logs");
@@ -174,7 +187,7 @@ impl Operator {
         args.extend_from_slice(extra);
         let child = Command::new(env!("CARGO_BIN_EXE_descheduler"))
             .args(&args)
-            .env("KUBECONFIG", kubeconfig_path())
+            .env("KUBECONFIG", kubeconfig)
             .env(
                 "RUST_LOG",
                 std::env::var("DESCHEDULER_E2E_LOG").unwrap_or_else(|_| "info".into()),
@@ -231,6 +244,21 @@ impl Operator {
     /// SIGKILL, and wait for the process to be gone.
     pub async fn kill(&mut self) {
         self.child.kill().await.expect("SIGKILL descheduler");
+    }
+
+    /// Sends `signal` (a `kill` name: STOP, CONT, ...) to the process.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.pid().to_string();
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} {pid} failed");
+    }
+
+    /// Whether the process has exited (and how), without waiting.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
 
     /// SIGTERM (graceful shutdown); returns the exit status.
@@ -290,9 +318,19 @@ pub struct Scenario {
 
 impl Scenario {
     pub async fn new(prefix: &str) -> Self {
+        Self::with_guard(prefix, support::ClusterGuard::shared().await).await
+    }
+
+    /// A scenario that has the cluster to itself until dropped (see
+    /// [`support::ClusterGuard`]): for tests that disturb every other test.
+    pub async fn exclusive(prefix: &str) -> Self {
+        Self::with_guard(prefix, support::ClusterGuard::exclusive().await).await
+    }
+
+    async fn with_guard(prefix: &str, guard: support::ClusterGuard) -> Self {
         let started = Instant::now();
         let client = support::client().await;
-        let ns = TestNamespace::new(&client, prefix).await;
+        let ns = TestNamespace::guarded(&client, prefix, guard).await;
         ensure_crd().await;
         Scenario {
             client,

@@ -88,6 +88,8 @@ async fn try_client() -> Result<Client, String> {
 /// Unlike `kube`'s default, it does not retry 429/503/504 answers, so tests
 /// observe them (an eviction refused by a PodDisruptionBudget is a 429).
 pub async fn client() -> Client {
+    let mut stopped = APISERVER_STOPPED.subscribe();
+    let _ = stopped.wait_for(|s| !*s).await;
     let client = try_client()
         .await
         .unwrap_or_else(|e| panic!("e2e cluster unavailable: {e}"));
@@ -102,6 +104,55 @@ pub async fn client() -> Client {
             kubeconfig_path().display()
         ),
     }
+}
+
+/// Tests share one cluster; the fault tests (`operator::faults`) disturb it
+/// for everyone (they stop the API server, delete the CRD, compact etcd). The
+/// gate lets those run alone: every test holds a shared guard from the
+/// creation of its [`TestNamespace`] until its cleanup is done (or takes one
+/// with [`ClusterGuard::shared`] when it has no namespace), a disruptive test
+/// an exclusive one. Tokio's lock is fair: once a disruptive test waits, new
+/// tests wait behind it, so it is not starved. A test must not take a second
+/// guard while holding one (a waiting exclusive one would deadlock them).
+///
+/// Tests call [`client`] before they create their namespace; while the API
+/// server is stopped on purpose ([`set_apiserver_stopped`]) it waits instead of
+/// failing, and the test then waits at the gate until the disruptive one is
+/// done.
+static CLUSTER_GATE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// A test's hold on the shared cluster (see [`CLUSTER_GATE`]).
+pub enum ClusterGuard {
+    Shared(#[allow(dead_code)] tokio::sync::RwLockReadGuard<'static, ()>),
+    Exclusive(#[allow(dead_code)] tokio::sync::RwLockWriteGuard<'static, ()>),
+}
+
+impl ClusterGuard {
+    /// Waits until no disruptive test runs or waits.
+    pub async fn shared() -> Self {
+        ClusterGuard::Shared(CLUSTER_GATE.read().await)
+    }
+
+    /// Waits until every other test is done with the cluster.
+    pub async fn exclusive() -> Self {
+        let start = Instant::now();
+        let guard = CLUSTER_GATE.write().await;
+        eprintln!(
+            "exclusive use of the cluster after waiting {:.1}s",
+            start.elapsed().as_secs_f64()
+        );
+        ClusterGuard::Exclusive(guard)
+    }
+}
+
+/// Whether a fault test has stopped the API server (see [`CLUSTER_GATE`]).
+static APISERVER_STOPPED: std::sync::LazyLock<tokio::sync::watch::Sender<bool>> =
+    std::sync::LazyLock::new(|| tokio::sync::watch::Sender::new(false));
+
+/// Marks the API server as stopped (or back) on purpose; only a test that
+/// holds an exclusive [`ClusterGuard`] may do this.
+pub fn set_apiserver_stopped(stopped: bool) {
+    APISERVER_STOPPED.send_replace(stopped);
 }
 
 /// A short random suffix for names: unique across tests and processes.
@@ -167,12 +218,21 @@ pub fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 pub struct TestNamespace {
     name: String,
     client: Client,
+    /// Released after the cleanup in `drop` (fields drop after it).
+    _guard: ClusterGuard,
 }
 
 impl TestNamespace {
     /// Creates the namespace and waits until its `default` ServiceAccount
-    /// exists (pods are rejected until then).
+    /// exists (pods are rejected until then). Holds a shared
+    /// [`ClusterGuard`] until dropped.
     pub async fn new(client: &Client, prefix: &str) -> Self {
+        Self::guarded(client, prefix, ClusterGuard::shared().await).await
+    }
+
+    /// Like [`TestNamespace::new`], holding `guard` (an exclusive one for a
+    /// test that disturbs the cluster) until dropped.
+    pub async fn guarded(client: &Client, prefix: &str, guard: ClusterGuard) -> Self {
         let name = format!("e2e-{prefix}-{}", unique_suffix());
         let ns = Namespace {
             metadata: ObjectMeta {
@@ -189,6 +249,7 @@ impl TestNamespace {
         let this = TestNamespace {
             name,
             client: client.clone(),
+            _guard: guard,
         };
         let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), &this.name);
         wait_for(
