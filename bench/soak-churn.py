@@ -21,8 +21,8 @@ It talks to the cluster through kubectl (one call per kind of change per
 tick) as the admin user, whose requests the audit log does not record. It
 keeps its own inventory of pods (listed once at the start, then updated with
 what it created, deleted and saw evicted) instead of listing 15,000 pods per
-tick. After each tick it rewrites STATS (one JSON object, cumulative
-counts). It stops on SIGTERM after the tick in progress, untainting nothing:
+tick. It writes STATS (one JSON object, cumulative counts) once it has
+read the cluster, and again after each tick. It stops on SIGTERM after the tick in progress, untainting nothing:
 soak.sh tears the cluster down.
 """
 
@@ -102,6 +102,13 @@ class Audit:
         return evicted
 
 
+def write_stats(path, stats):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(stats, f)
+    os.replace(tmp, path)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kubectl", required=True)
@@ -167,9 +174,9 @@ def main():
             nodes_of.setdefault(owner, set()).add(node)
     log(f"{len(free)} untainted nodes, {len(rs_info)} ReplicaSets, {len(pods)} pods in {len(group)} namespaces")
 
+    # Every eviction in the log is the operator's (the log records only its
+    # user), and soak.sh starts the operator after this point: all are replaced.
     audit = Audit(a.audit_log)
-    # Evictions before the churn started are not the churn's to replace.
-    audit.new_evictions()
     stats = {"tick": 0, "created": 0, "replaced": 0, "deleted": 0, "tainted": 0,
              "untainted": 0, "evictions_seen": 0, "tainted_now": 0, "errors": 0}
     seq = 0
@@ -210,6 +217,7 @@ def main():
         same = [o for o in rs_info if group.get(o[0]) == group.get(ns)]
         return rng.choice(same or list(rs_info))
 
+    write_stats(a.stats, stats)
     next_tick = time.monotonic()
     while not stop:
         stats["tick"] += 1
@@ -277,10 +285,7 @@ def main():
         stats["tainted_now"] = len(tainted_at)
         stats["errors"] = k.errors
 
-        tmp = a.stats + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(stats, f)
-        os.replace(tmp, a.stats)
+        write_stats(a.stats, stats)
 
         next_tick += a.tick
         while not stop and time.monotonic() < next_tick:

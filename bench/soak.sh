@@ -99,8 +99,32 @@ echo "${ns_map}" | tr ',' '\n' > "${OUT}/namespaces.txt"
 log "namespaces: ${ns_map}"
 
 kubectl apply -f crds/deschedulerpolicies.descheduler.dev.yaml >/dev/null
-kubectl wait --for condition=established --timeout=60s crd/deschedulerpolicies.descheduler.dev >/dev/null
+# kubectl wait fails at once when the CRD has no conditions yet.
+deadline=$((SECONDS + 60))
+until kubectl wait --for condition=established --timeout=10s crd/deschedulerpolicies.descheduler.dev >/dev/null 2>&1; do
+  ((SECONDS < deadline)) || fail "the DeschedulerPolicy CRD was not established within 60 s"
+  sleep 1
+done
 kubectl apply -f bench/policies/soak.yaml >/dev/null
+
+# Running (an exited child stays a zombie until waited for, and kill -0
+# succeeds on a zombie).
+running() { [[ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || echo gone)" =~ ^[RSDIT]$ ]]; }
+
+# The churn first, so that it has read the cluster before the first eviction
+# and replaces every one.
+python3 "${here}/soak-churn.py" --kubectl "${root}/.cache/bin/kubectl" --kubeconfig "${state}/kubeconfig" \
+  --audit-log "${audit}" --stats "${OUT}/churn.json" --namespaces "${ns_map}" \
+  --tick "${CHURN_TICK}" --pods "${CHURN_PODS}" --taint "${CHURN_TAINT}" --hold "${CHURN_HOLD}" \
+  --seed "${SEED}" 2> "${OUT}/churn.log" &
+churn_pid=$!
+
+deadline=$((SECONDS + 300))
+until [[ -f "${OUT}/churn.json" ]]; do
+  running "${churn_pid}" || fail "the churn exited; see ${OUT}/churn.log"
+  ((SECONDS < deadline)) || fail "the churn did not read the cluster within 300 s"
+  sleep 1
+done
 
 log "operator: ${OURS_BIN} run (max ${MAX_EVICTIONS_PER_MINUTE} evictions/min)"
 KUBECONFIG="${state}/ours.kubeconfig" RUST_LOG=info "${OURS_BIN}" run \
@@ -109,15 +133,6 @@ KUBECONFIG="${state}/ours.kubeconfig" RUST_LOG=info "${OURS_BIN}" run \
 op_pid=$!
 op_start="$(awk '{print $22}' "/proc/${op_pid}/stat")"
 
-python3 "${here}/soak-churn.py" --kubectl "${root}/.cache/bin/kubectl" --kubeconfig "${state}/kubeconfig" \
-  --audit-log "${audit}" --stats "${OUT}/churn.json" --namespaces "${ns_map}" \
-  --tick "${CHURN_TICK}" --pods "${CHURN_PODS}" --taint "${CHURN_TAINT}" --hold "${CHURN_HOLD}" \
-  --seed "${SEED}" 2> "${OUT}/churn.log" &
-churn_pid=$!
-
-# Running (an exited child stays a zombie until waited for, and kill -0
-# succeeds on a zombie).
-running() { [[ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || echo gone)" =~ ^[RSDIT]$ ]]; }
 # The operator must be the process started above, not a restarted one.
 alive() {
   running "${op_pid}" && [[ "$(awk '{print $22}' "/proc/${op_pid}/stat" 2>/dev/null)" == "${op_start}" ]]
@@ -129,7 +144,7 @@ status_totals() {
   kubectl get deschedulerpolicies -o json | python3 -c '
 import json, sys
 items = json.load(sys.stdin)["items"]
-print(" ".join(f"{i[\"metadata\"][\"name\"]}={(i.get(\"status\") or {}).get(\"totalEvicted\", 0)}" for i in items))'
+print(" ".join("%s=%d" % (i["metadata"]["name"], (i.get("status") or {}).get("totalEvicted", 0)) for i in items))'
 }
 pod_count() {
   kubectl get --raw '/api/v1/pods?limit=1' | python3 -c '
@@ -218,78 +233,6 @@ op_exit=0
 wait "${op_pid}" || op_exit=$?
 op_pid=""
 
-python3 - "${OUT}" "${WARMUP}" "${restarts}" "${op_exit}" <<'PY' | tee "${OUT}/summary.md"
-import collections, csv, json, os, sys
-out, warmup, restarts, op_exit = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-rows = list(csv.DictReader(open(os.path.join(out, "samples.csv"))))
-ns_policy = dict(l.strip().split("=", 1) for l in open(os.path.join(out, "namespaces.txt")) if l.strip())
-
-def per_policy(path):
-    c = collections.Counter()
-    twice = 0
-    for line in open(path):
-        n, pod = line.split()
-        c[ns_policy.get(pod.split("/", 1)[0], "(no policy)")] += int(n)
-        twice += int(n) > 1
-    return c, twice
-
-audit, twice = per_policy(os.path.join(out, "audit-evictions.txt"))
-attempts, _ = per_policy(os.path.join(out, "audit-attempts.txt"))
-writes = collections.Counter()
-for line in open(os.path.join(out, "audit-status-writes.txt")):
-    n, name = line.split()
-    writes[name] = int(n)
-items = json.load(open(os.path.join(out, "policies.json")))["items"]
-status = {i["metadata"]["name"]: (i.get("status") or {}).get("totalEvicted", 0) for i in items}
-log = open(os.path.join(out, "operator.log"), errors="replace").read().splitlines()
-runs = collections.Counter()
-for line in log:
-    if "run completed" in line:
-        for p in status:
-            if f"policy={p} " in line + " ":
-                runs[p] += 1
-failed_lines = sum("eviction failed" in l for l in log)
-errors = sum(" ERROR " in l for l in log)
-churn = json.load(open(os.path.join(out, "churn-final.json")))
-
-def mib(kb):
-    return f"{int(kb) / 1024:.1f}"
-
-first, last = rows[0], rows[-1]
-warm = rows[min(warmup, len(rows) - 1)]
-print(f"## Soak summary ({len(rows) - 1} minutes, warm-up {warmup} minutes)\n")
-print("| | first | after warm-up | last | max |")
-print("|---|---:|---:|---:|---:|")
-for key, label, f in [("vmrss_kb", "VmRSS (MiB)", mib), ("vmhwm_kb", "VmHWM (MiB)", mib),
-                      ("sockets", "open sockets", str), ("fds", "open fds", str),
-                      ("threads", "threads", str), ("pods", "pods in the cluster", str)]:
-    mx = max(int(r[key]) for r in rows)
-    print(f"| {label} | {f(first[key])} | {f(warm[key])} | {f(last[key])} | {f(mx)} |")
-growth = int(last["vmrss_kb"]) - int(warm["vmrss_kb"])
-print(f"\nVmRSS after warm-up to the end: {growth / 1024:+.1f} MiB "
-      f"({100 * growth / max(1, int(warm['vmrss_kb'])):+.1f}%); "
-      f"CPU time {last['cpu_s']} s in {last['elapsed_s']} s.\n")
-print(f"Churn: {churn['created']} pods created, {churn['replaced']} evicted pods replaced, "
-      f"{churn['deleted']} deleted, {churn['tainted']} taints added, {churn['untainted']} removed, "
-      f"{churn['errors']} kubectl errors, over {churn['tick']} ticks.\n")
-print("| policy | runs completed | eviction attempts (audit) | evicted (audit, 201) | status.totalEvicted | status writes (audit) | equal |")
-print("|---|---:|---:|---:|---:|---:|---|")
-ok = True
-for p in sorted(status):
-    eq = audit[p] == status[p]
-    ok &= eq
-    print(f"| {p} | {runs[p]} | {attempts[p]} | {audit[p]} | {status[p]} | {writes[p]} | {'yes' if eq else 'NO'} |")
-stray = audit.get("(no policy)", 0)
-ok &= stray == 0
-print(f"| total | {sum(runs.values())} | {sum(attempts.values())} | {sum(audit.values())} | {sum(status.values())} | {sum(writes.values())} | {'yes' if ok else 'NO'} |")
-print(f"\nPods evicted more than once: {twice}. Evictions outside the policies' namespaces: {stray}. "
-      f"'eviction failed' log lines: {failed_lines}; ERROR lines: {errors}.")
-print(f"Operator restarts: {restarts}; exit status after SIGTERM: {op_exit}.")
-if not ok:
-    print("\nFAILED: the audit log and the status totals differ")
-    sys.exit(1)
-if op_exit != 0:
-    print("\nFAILED: the operator did not exit cleanly")
-    sys.exit(1)
-PY
+python3 "${here}/soak-summary.py" "${OUT}" "${WARMUP}" "${restarts}" "${op_exit}" | tee "${OUT}/summary.md" \
+  || fail "the audit log and the status totals differ, or the operator did not stop cleanly (${OUT}/summary.md)"
 log "samples: ${OUT}/samples.csv; summary: ${OUT}/summary.md"
