@@ -167,10 +167,12 @@ def main():
         if len(f) != 5 or f[0] not in group:
             continue
         owner = (f[0], f[4]) if f[3] == "ReplicaSet" and (f[0], f[4]) in rs_info else None
-        pods[(f[0], f[1])] = (f[2], owner)
+        # custom-columns prints <none> for a pod not bound to a node.
+        node = None if f[2] == "<none>" else f[2]
+        pods[(f[0], f[1])] = (node, owner)
     nodes_of = {}  # owner -> set of nodes holding one of its pods (for duplicates)
     for node, owner in pods.values():
-        if owner:
+        if owner and node:
             nodes_of.setdefault(owner, set()).add(node)
     log(f"{len(free)} untainted nodes, {len(rs_info)} ReplicaSets, {len(pods)} pods in {len(group)} namespaces")
 

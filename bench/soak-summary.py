@@ -46,10 +46,11 @@ churn = json.load(open(os.path.join(out, "churn-final.json")))
 def mib(kb):
     return f"{int(kb) / 1024:.1f}"
 
-first, last = rows[0], rows[-1]
+# Minute 0 is the process just started; minute 1 has the watch caches filled.
+first, last = rows[min(1, len(rows) - 1)], rows[-1]
 warm = rows[min(warmup, len(rows) - 1)]
 print(f"## Soak summary ({len(rows) - 1} minutes, warm-up {warmup} minutes)\n")
-print("| | first | after warm-up | last | max |")
+print(f"| | minute {first['minute']} | minute {warm['minute']} (after warm-up) | minute {last['minute']} (last) | max |")
 print("|---|---:|---:|---:|---:|")
 for key, label, f in [("vmrss_kb", "VmRSS (MiB)", mib), ("vmhwm_kb", "VmHWM (MiB)", mib),
                       ("sockets", "open sockets", str), ("fds", "open fds", str),
@@ -57,8 +58,9 @@ for key, label, f in [("vmrss_kb", "VmRSS (MiB)", mib), ("vmhwm_kb", "VmHWM (MiB
     mx = max(int(r[key]) for r in rows)
     print(f"| {label} | {f(first[key])} | {f(warm[key])} | {f(last[key])} | {f(mx)} |")
 growth = int(last["vmrss_kb"]) - int(warm["vmrss_kb"])
-print(f"\nVmRSS after warm-up to the end: {growth / 1024:+.1f} MiB "
-      f"({100 * growth / max(1, int(warm['vmrss_kb'])):+.1f}%); "
+span = max(1, int(last["minute"]) - int(warm["minute"]))
+print(f"\nVmRSS after warm-up to the end: {growth / 1024:+.2f} MiB "
+      f"({100 * growth / max(1, int(warm['vmrss_kb'])):+.2f}%, {growth / span:+.0f} KiB/min); "
       f"CPU time {last['cpu_s']} s in {last['elapsed_s']} s.\n")
 print(f"Churn: {churn['created']} pods created, {churn['replaced']} evicted pods replaced, "
       f"{churn['deleted']} deleted, {churn['tainted']} taints added, {churn['untainted']} removed, "
