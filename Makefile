@@ -101,3 +101,9 @@ test: cluster-build install-tools-build
 .PHONY: bench-vs-upstream
 bench-vs-upstream: cluster-build
 	bench/vs-upstream.sh
+
+# --- soak: 30 minutes of churn on a 500-node cluster, evicting for real (BENCHMARKS.md) ---
+
+.PHONY: bench-soak
+bench-soak: cluster-build
+	bench/soak.sh
