@@ -88,6 +88,18 @@ pub struct RunArgs {
         env = "DESCHEDULER_METRICS_BIND_ADDRESS"
     )]
     pub metrics_bind_address: std::net::SocketAddr,
+    /// Serve them over HTTPS, /metrics only to bearer tokens whose user may `get` the
+    /// non-resource URL /metrics (checked with TokenReview and SubjectAccessReview, so
+    /// the operator needs `create` on both); /healthz, /readyz and /livez stay open to
+    /// probes. Without --tls-cert-file, a self-signed certificate is generated in memory.
+    #[arg(long, env = "DESCHEDULER_METRICS_SECURE")]
+    pub metrics_secure: bool,
+    /// PEM certificate (chain) for --metrics-secure; re-read when it changes.
+    #[arg(long, requires_all = ["metrics_secure", "tls_private_key_file"])]
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of --tls-cert-file; re-read when it changes.
+    #[arg(long, requires_all = ["metrics_secure", "tls_cert_file"])]
+    pub tls_private_key_file: Option<PathBuf>,
     /// Hold a coordination.k8s.io Lease; only the holder evicts and writes status.
     #[arg(long, env = "DESCHEDULER_LEADER_ELECT")]
     pub leader_elect: bool,

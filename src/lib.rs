@@ -19,6 +19,7 @@ pub mod followup;
 pub mod http;
 pub mod leader;
 pub mod metrics;
+pub mod metrics_auth;
 pub mod output;
 pub mod placement;
 pub mod plan;
@@ -31,6 +32,7 @@ pub mod status;
 pub mod strategies;
 #[cfg(test)]
 pub mod testing;
+pub mod tls;
 pub mod usage;
 pub mod validation;
 pub mod yaml;

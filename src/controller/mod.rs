@@ -44,6 +44,8 @@ pub enum OperatorError {
     Prometheus(#[from] crate::usage::PrometheusError),
     #[error("a watch cache stopped before it synced")]
     CacheNotSynced,
+    #[error("--metrics-secure: {0}")]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// Reconcile never fails on cluster data; the error type exists for kube-runtime.
@@ -137,6 +139,27 @@ fn on_signal(shutdown: CancellationToken) {
     });
 }
 
+/// How often the serving certificate's files are looked at for a change.
+const CERT_RECHECK: Duration = Duration::from_secs(10);
+
+/// The metrics serving certificate: the files given, else one generated
+/// for the names the operator is reached by.
+fn tls_source(args: &RunArgs, host: &str) -> crate::tls::Source {
+    match (&args.tls_cert_file, &args.tls_private_key_file) {
+        (Some(cert), Some(key)) => crate::tls::Source::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        },
+        _ => crate::tls::Source::SelfSigned {
+            names: [host, "localhost", "127.0.0.1", "::1"]
+                .into_iter()
+                .filter(|n| !n.is_empty())
+                .map(str::to_string)
+                .collect(),
+        },
+    }
+}
+
 /// Runs the operator until SIGTERM or Ctrl-C.
 pub async fn run(args: RunArgs) -> Result<(), OperatorError> {
     let client = client(&args).await?;
@@ -156,13 +179,44 @@ pub async fn run(args: RunArgs) -> Result<(), OperatorError> {
                 source,
             })?;
     let bound = listener.local_addr().unwrap_or(listener_addr);
-    tracing::info!(address = %bound, "serving /metrics, /healthz and /readyz");
-    let http = tokio::spawn(crate::http::serve(
-        listener,
-        Arc::new(registry),
-        ready.clone(),
-        shutdown.clone().cancelled_owned(),
-    ));
+    let http = if args.metrics_secure {
+        let source = tls_source(&args, &identity(&args));
+        let tls = crate::tls::load(&source)?;
+        if let crate::tls::Source::Files { cert, key } = source {
+            tokio::spawn(crate::tls::watch(
+                tls.clone(),
+                cert,
+                key,
+                CERT_RECHECK,
+                shutdown.clone(),
+            ));
+        }
+        let auth = Arc::new(crate::metrics_auth::Authorizer::new(
+            crate::metrics_auth::kube_reviews::KubeReviews {
+                client: client.clone(),
+            },
+        ));
+        tracing::info!(address = %bound, "serving /metrics (TokenReview and SubjectAccessReview), /healthz and /readyz over HTTPS");
+        let app = crate::http::router(Arc::new(registry), ready.clone(), Some(auth));
+        tokio::spawn(crate::http::serve_tls(
+            listener,
+            app,
+            tls,
+            shutdown.clone().cancelled_owned(),
+        ))
+    } else {
+        tracing::info!(address = %bound, "serving /metrics, /healthz and /readyz");
+        let app = crate::http::router::<crate::metrics_auth::kube_reviews::KubeReviews>(
+            Arc::new(registry),
+            ready.clone(),
+            None,
+        );
+        tokio::spawn(crate::http::serve(
+            listener,
+            app,
+            shutdown.clone().cancelled_owned(),
+        ))
+    };
 
     let (caches, watches) = Caches::start(&client);
     for w in watches {

@@ -220,6 +220,14 @@ pub fn one<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
     found[0]
 }
 
+/// The document of `kind` named `name`.
+pub fn named<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    of_kind(docs, kind)
+        .into_iter()
+        .find(|d| d["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name}"))
+}
+
 fn kinds(docs: &[Value]) -> BTreeSet<String> {
     docs.iter().map(|d| kind_of(d).to_string()).collect()
 }
@@ -453,8 +461,17 @@ async fn default_values_render_a_hardened_single_replica_and_a_dry_run_default_p
     assert!(c["resources"]["limits"]["memory"].is_string());
     assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
     assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert!(
+        c["readinessProbe"]["httpGet"]["scheme"].is_null(),
+        "plain HTTP probes"
+    );
     let a = args(deploy);
     assert_eq!(a[0], "run");
+    assert!(
+        !a.iter()
+            .any(|x| x.starts_with("--metrics-secure") || x.starts_with("--tls-")),
+        "{a:?}"
+    );
     assert!(
         a.contains(&"--metrics-bind-address=0.0.0.0:8080".to_string()),
         "{a:?}"
@@ -529,8 +546,24 @@ async fn every_optional_block_renders() {
         "--prometheus-url=https://prometheus.monitoring.svc:9091",
         "--prometheus-token-file=/var/run/secrets/prometheus/token",
         "--prometheus-ca-file=/var/run/secrets/prometheus/ca.crt",
+        "--metrics-secure",
+        "--tls-cert-file=/etc/descheduler/metrics-tls/tls.crt",
+        "--tls-private-key-file=/etc/descheduler/metrics-tls/tls.key",
     ] {
         assert!(a.contains(&want.to_string()), "missing {want} in {a:?}");
+    }
+    // metrics.secure: the Secret mounted where the flags point, HTTPS probes.
+    let c = container(deploy);
+    assert_eq!(
+        c["volumeMounts"][0]["mountPath"],
+        "/etc/descheduler/metrics-tls"
+    );
+    assert_eq!(c["volumeMounts"][0]["readOnly"], true);
+    let volume = &deploy["spec"]["template"]["spec"]["volumes"][0];
+    assert_eq!(volume["name"], c["volumeMounts"][0]["name"]);
+    assert_eq!(volume["secret"]["secretName"], "descheduler-metrics-tls");
+    for probe in ["livenessProbe", "readinessProbe"] {
+        assert_eq!(c[probe]["httpGet"]["scheme"], "HTTPS", "{probe}");
     }
     let pod = &deploy["spec"]["template"]["spec"];
     assert_eq!(pod["nodeSelector"]["kubernetes.io/os"], "linux");
@@ -566,6 +599,40 @@ async fn every_optional_block_renders() {
     );
     assert_eq!(monitor["spec"]["endpoints"][0]["interval"], "15s");
     assert_eq!(monitor["spec"]["endpoints"][0]["scrapeTimeout"], "10s");
+    // Secure metrics: https with Prometheus' token, verifying the Secret's certificate.
+    let endpoint = &monitor["spec"]["endpoints"][0];
+    assert_eq!(endpoint["scheme"], "https");
+    assert_eq!(
+        endpoint["bearerTokenFile"],
+        "/var/run/secrets/kubernetes.io/serviceaccount/token"
+    );
+    assert_eq!(endpoint["tlsConfig"]["insecureSkipVerify"], false);
+    let reader = named(&docs, "ClusterRole", "rel-descheduler-metrics-reader");
+    assert_eq!(
+        reader["rules"],
+        serde_json::json!([{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}])
+    );
+    // A generated (self-signed) certificate is scraped without verification.
+    let self_signed = render(
+        "rel",
+        "ops",
+        &[
+            "--set",
+            "metrics.secure.enabled=true",
+            "--set",
+            "metrics.serviceMonitor.enabled=true",
+        ],
+    )
+    .await;
+    let monitor = one(&self_signed, "ServiceMonitor");
+    assert_eq!(
+        monitor["spec"]["endpoints"][0]["tlsConfig"]["insecureSkipVerify"],
+        true
+    );
+    let deploy = one(&self_signed, "Deployment");
+    assert!(args(deploy).contains(&"--metrics-secure".to_string()));
+    assert!(!args(deploy).iter().any(|a| a.starts_with("--tls-")));
+    assert!(deploy["spec"]["template"]["spec"]["volumes"].is_null());
     for (k, v) in monitor["spec"]["selector"]["matchLabels"]
         .as_object()
         .expect("matchLabels")
@@ -712,7 +779,55 @@ async fn cluster_roles_have_no_wildcards_and_chart_and_kustomize_agree() {
     with_restart.push(
         r#"groups=["apps"] resources=["deployments","statefulsets"] verbs=["get","patch"] names=null"#,
     );
-    assert_eq!(rules(one(&all, "ClusterRole")), with_restart);
+    // metrics.secure (on in all-on) adds exactly the two reviews.
+    let secure_rules = vec![
+        r#"groups=["authentication.k8s.io"] resources=["tokenreviews"] verbs=["create"] names=null"#,
+        r#"groups=["authorization.k8s.io"] resources=["subjectaccessreviews"] verbs=["create"] names=null"#,
+    ];
+    let mut all_rules = want.clone();
+    all_rules.extend(secure_rules.iter().copied());
+    all_rules.push(with_restart[with_restart.len() - 1]);
+    assert_eq!(
+        rules(named(&all, "ClusterRole", "rel-descheduler")),
+        all_rules
+    );
+    // config/secure-metrics/ grants the same, split in its own ClusterRole,
+    // and the same metrics-reader role.
+    let secure = render("rel", "ops", &["--set", "metrics.secure.enabled=true"]).await;
+    let kustomized = parse_docs(&kubectl(&["kustomize", "config/secure-metrics/"], None).await);
+    for role in of_kind(&kustomized, "ClusterRole") {
+        assert_no_wildcards(role);
+    }
+    let mut k = rules(named(&kustomized, "ClusterRole", "descheduler"));
+    k.extend(rules(named(
+        &kustomized,
+        "ClusterRole",
+        "descheduler-metrics-auth",
+    )));
+    assert_eq!(rules(named(&secure, "ClusterRole", "rel-descheduler")), k);
+    assert_eq!(
+        rules(named(
+            &kustomized,
+            "ClusterRole",
+            "descheduler-metrics-auth"
+        )),
+        secure_rules
+    );
+    assert_eq!(
+        named(&secure, "ClusterRole", "rel-descheduler-metrics-reader")["rules"],
+        named(&kustomized, "ClusterRole", "descheduler-metrics-reader")["rules"]
+    );
+    let binding = named(
+        &kustomized,
+        "ClusterRoleBinding",
+        "descheduler-metrics-auth",
+    );
+    assert_eq!(binding["subjects"][0]["name"], "descheduler");
+    assert_eq!(binding["subjects"][0]["namespace"], "descheduler");
+    let c = container(one(&kustomized, "Deployment"));
+    assert!(args(one(&kustomized, "Deployment")).contains(&"--metrics-secure".to_string()));
+    assert_eq!(c["readinessProbe"]["httpGet"]["scheme"], "HTTPS");
+    assert_eq!(c["livenessProbe"]["httpGet"]["scheme"], "HTTPS");
 }
 
 #[tokio::test]
@@ -874,6 +989,7 @@ async fn rendered_chart_applies_to_the_api_server() {
         };
         result.await;
         delete_cluster_rbac(&fullname).await;
+        delete_cluster_rbac(&format!("{fullname}-metrics-reader")).await;
     }
 }
 

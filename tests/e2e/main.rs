@@ -13,4 +13,5 @@ mod cluster_smoke;
 mod flux;
 mod operator;
 mod rbac;
+mod secure_metrics;
 mod support;
