@@ -24,30 +24,11 @@ use crate::chart::{
 use crate::flux::{Process, free_port};
 use crate::support::{
     DeploymentOpts, TestNamespace, client, create_deployment, kubeconfig_path, labels, state,
-    unique_suffix, wait_deployment_running, wait_for,
+    token_kubeconfig, unique_suffix, wait_deployment_running, wait_for,
 };
 
 /// Label of this test's policy, matched by the operator's --policy-label-selector.
 const OPERATOR_LABEL: &str = "e2e.descheduler.dev/operator";
-
-/// A kubeconfig for the admin kubeconfig's cluster, authenticated by `token`.
-fn token_kubeconfig(token: &str) -> String {
-    let admin = std::fs::read_to_string(kubeconfig_path()).expect("admin kubeconfig");
-    let admin: Value = serde_yaml_ng::from_str(&admin).expect("kubeconfig YAML");
-    let cluster = &admin["clusters"][0]["cluster"];
-    let config = json!({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "e2e", "cluster": {
-            "server": cluster["server"],
-            "certificate-authority-data": cluster["certificate-authority-data"],
-        }}],
-        "users": [{"name": "descheduler", "user": {"token": token}}],
-        "contexts": [{"name": "descheduler", "context": {"cluster": "e2e", "user": "descheduler"}}],
-        "current-context": "descheduler",
-    });
-    serde_yaml_ng::to_string(&config).expect("to YAML")
-}
 
 async fn http_status(port: u16, path: &str) -> Result<u16, String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

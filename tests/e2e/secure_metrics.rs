@@ -23,26 +23,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::chart::{TempDir, apply_crd, delete_cluster_rbac, kubectl, render, to_yaml_stream};
 use crate::flux::{Process, free_port};
-use crate::support::{TestNamespace, client, kubeconfig_path, state, unique_suffix, wait_for};
-
-/// A kubeconfig for the admin kubeconfig's cluster, authenticated by `token`.
-fn token_kubeconfig(token: &str) -> String {
-    let admin = std::fs::read_to_string(kubeconfig_path()).expect("admin kubeconfig");
-    let admin: Value = serde_yaml_ng::from_str(&admin).expect("kubeconfig YAML");
-    let cluster = &admin["clusters"][0]["cluster"];
-    let config = json!({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "e2e", "cluster": {
-            "server": cluster["server"],
-            "certificate-authority-data": cluster["certificate-authority-data"],
-        }}],
-        "users": [{"name": "descheduler", "user": {"token": token}}],
-        "contexts": [{"name": "descheduler", "context": {"cluster": "e2e", "user": "descheduler"}}],
-        "current-context": "descheduler",
-    });
-    serde_yaml_ng::to_string(&config).expect("to YAML")
-}
+use crate::support::{TestNamespace, client, state, token_kubeconfig, unique_suffix, wait_for};
 
 async fn token_of(sas: &Api<ServiceAccount>, name: &str) -> String {
     let tr = sas

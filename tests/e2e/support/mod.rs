@@ -647,3 +647,22 @@ pub fn pods_per_node(pods: &[PodPlacement]) -> BTreeMap<String, usize> {
     }
     counts
 }
+
+/// A kubeconfig for the admin kubeconfig's cluster, authenticated by `token`.
+pub fn token_kubeconfig(token: &str) -> String {
+    let admin = std::fs::read_to_string(kubeconfig_path()).expect("admin kubeconfig");
+    let admin: serde_json::Value = serde_yaml_ng::from_str(&admin).expect("kubeconfig YAML");
+    let cluster = &admin["clusters"][0]["cluster"];
+    let config = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "e2e", "cluster": {
+            "server": cluster["server"],
+            "certificate-authority-data": cluster["certificate-authority-data"],
+        }}],
+        "users": [{"name": "descheduler", "user": {"token": token}}],
+        "contexts": [{"name": "descheduler", "context": {"cluster": "e2e", "user": "descheduler"}}],
+        "current-context": "descheduler",
+    });
+    serde_yaml_ng::to_string(&config).expect("to YAML")
+}
