@@ -103,13 +103,15 @@ pub async fn run(r: &Runner, policy: &DeschedulerPolicy, trigger: Option<String>
         valid.cooldown,
         valid.interval,
     );
-    r.status.write(policy, completed.clone()).await;
-    publish_events(r, policy, &events::run_events(&name, &report), &snapshot).await;
+    // Metrics first: they cost no request, and whoever sees the run in
+    // status then finds it counted in the metrics too.
     r.metrics.record(
         &name,
         &samples::samples(&report),
         clock.elapsed().as_secs_f64(),
     );
+    r.status.write(policy, completed.clone()).await;
+    publish_events(r, policy, &events::run_events(&name, &report), &snapshot).await;
     let carried = Carried {
         before: &snapshot,
         report: &report,
@@ -187,14 +189,14 @@ pub async fn approve(r: &Runner, policy: &DeschedulerPolicy, id: &str) {
         valid.cooldown,
         valid.interval,
     );
-    r.status.write(policy, done.clone()).await;
-    let texts = events::approved_events(&name, id, &report, check.stale.len());
-    publish_events(r, policy, &texts, &snapshot).await;
     r.metrics.record(
         &name,
         &samples::samples(&report),
         clock.elapsed().as_secs_f64(),
     );
+    r.status.write(policy, done.clone()).await;
+    let texts = events::approved_events(&name, id, &report, check.stale.len());
+    publish_events(r, policy, &texts, &snapshot).await;
     tracing::info!(
         policy = %name,
         plan = id,
@@ -451,10 +453,10 @@ async fn publish_invalid(
 ) {
     let name = policy.metadata.name.clone().unwrap_or_default();
     tracing::warn!(policy = %name, %message, "invalid policy");
+    r.metrics.count_run(&name, "Invalid");
     r.status
         .write(policy, status::invalid(policy, message, now))
         .await;
-    r.metrics.count_run(&name, "Invalid");
     let snapshot = None;
     publish_events(r, policy, &[events::invalid_policy(message)], snapshot).await;
 }
