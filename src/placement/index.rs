@@ -82,42 +82,39 @@ impl Keys {
     }
 }
 
-type ByValue = HashMap<String, Vec<Slot>>;
+/// Slots by label value; the values borrow from the snapshot's pods (a
+/// replacement is a copy of one).
+type ByValue<'s> = HashMap<&'s str, Vec<Slot>>;
 
-/// Slots by (label key, namespace, value), built one key at a time when a
-/// selector first asks for it, and kept up to date as replacements land.
+/// Slots by (label key, namespace, value), built one (key, namespace) at a
+/// time when a selector first asks for it, and kept up to date as
+/// replacements land.
 #[derive(Default)]
-pub(crate) struct LabelIndex {
-    by_key: HashMap<String, HashMap<String, ByValue>>,
+pub(crate) struct LabelIndex<'s> {
+    by_key: HashMap<String, HashMap<String, ByValue<'s>>>,
 }
 
-impl LabelIndex {
-    fn build(m: &Model<'_>, key: &str) -> HashMap<String, ByValue> {
-        let mut out: HashMap<String, ByValue> = HashMap::default();
-        let slots = (0..m.snap.pods.len() + m.replacements.len()).map(Slot::new);
-        for slot in slots {
+impl<'s> LabelIndex<'s> {
+    fn build(m: &Model<'s>, key: &str, ns: &str) -> ByValue<'s> {
+        let mut out = ByValue::default();
+        let snapshot = m.snap.pods_in_namespace(ns).iter().map(|&p| Slot::pod(p));
+        let placed = m.replacements_by_ns.get(ns).into_iter().flatten().copied();
+        for slot in snapshot.chain(placed) {
             let p = m.snap.pod(m.slot_pod(slot));
             if let Some(v) = p.labels().get(key) {
-                out.entry(p.namespace.clone())
-                    .or_default()
-                    .entry(v.clone())
-                    .or_default()
-                    .push(slot);
+                out.entry(v.as_str()).or_default().push(slot);
             }
         }
         out
     }
 
-    /// Adds a replacement to every key built so far.
-    pub(crate) fn add(&mut self, slot: Slot, pod: &PodInfo) {
+    /// Adds a replacement to every (key, namespace) built so far.
+    pub(crate) fn add(&mut self, slot: Slot, pod: &'s PodInfo) {
         for (key, by_ns) in &mut self.by_key {
-            if let Some(v) = pod.labels().get(key) {
-                by_ns
-                    .entry(pod.namespace.clone())
-                    .or_default()
-                    .entry(v.clone())
-                    .or_default()
-                    .push(slot);
+            if let (Some(v), Some(by_value)) =
+                (pod.labels().get(key), by_ns.get_mut(pod.namespace.as_str()))
+            {
+                by_value.entry(v.as_str()).or_default().push(slot);
             }
         }
     }
@@ -205,26 +202,20 @@ impl<'s> Model<'s> {
             }
         };
         if let Some((key, values)) = selector.required_values() {
-            self.ensure_key(key);
-            let index = self.labels.borrow();
-            let Some(by_ns) = index.by_key.get(key) else {
-                return;
-            };
-            let mut from_ns = |by_value: &ByValue| {
-                for v in values {
-                    for &slot in by_value.get(v).into_iter().flatten() {
-                        visit(slot);
+            let mut from_ns = |ns: &str| {
+                self.with_values(key, ns, |by_value| {
+                    for v in values {
+                        for &slot in by_value.get(v.as_str()).into_iter().flatten() {
+                            visit(slot);
+                        }
                     }
-                }
+                })
             };
             match scope {
-                Scope::Namespace(ns) => by_ns.get(ns).into_iter().for_each(&mut from_ns),
+                Scope::Namespace(ns) => from_ns(ns),
                 Scope::Term(t) => match t.only_names() {
-                    Some(names) => names
-                        .iter()
-                        .filter_map(|ns| by_ns.get(ns))
-                        .for_each(&mut from_ns),
-                    None => by_ns.values().for_each(&mut from_ns),
+                    Some(names) => names.iter().for_each(|ns| from_ns(ns)),
+                    None => self.namespaces().iter().for_each(|ns| from_ns(ns)),
                 },
             }
             return;
@@ -261,14 +252,17 @@ impl<'s> Model<'s> {
         }
     }
 
-    fn ensure_key(&self, key: &str) {
-        if self.labels.borrow().by_key.contains_key(key) {
-            return;
+    /// Calls `f` with the slots of `ns` by their value of `key`, building
+    /// that part of the index first if no query has asked for it yet.
+    fn with_values(&self, key: &str, ns: &str, f: impl FnOnce(&ByValue<'s>)) {
+        let index = self.labels.borrow();
+        if let Some(by_value) = index.by_key.get(key).and_then(|by_ns| by_ns.get(ns)) {
+            return f(by_value);
         }
-        let built = LabelIndex::build(self, key);
-        self.labels
-            .borrow_mut()
-            .by_key
-            .insert(key.to_string(), built);
+        drop(index);
+        let built = LabelIndex::build(self, key, ns);
+        let mut index = self.labels.borrow_mut();
+        let by_ns = index.by_key.entry(key.to_string()).or_default();
+        f(by_ns.entry(ns.to_string()).or_insert(built));
     }
 }

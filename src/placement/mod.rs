@@ -94,10 +94,15 @@ use std::rc::Rc;
 
 use foldhash::HashMap;
 
-use crate::snapshot::{NodeId, NodeInfo, OwnerRef, PerNode, PerPod, PodId, Resources, Snapshot};
+use crate::snapshot::{
+    Id, NodeId, NodeInfo, OwnerRef, PerNode, PerPod, PodId, Resources, Snapshot,
+};
 use affinity::{AffinityCycle, Existing};
 use index::{Keys, LabelIndex, Slot};
 use nodes::{AFFINITY, NodeContext, READY, SCHEDULABLE, Statics, StaticsCache, TAINTS};
+
+/// Every static filter passes.
+const ALL_STATIC: u8 = READY | SCHEDULABLE | TAINTS | AFFINITY;
 use profile::{HostPort, Profile, host_ports, nonzero};
 use spread::{EligibilityCache, SpreadCycle};
 
@@ -142,6 +147,36 @@ struct NodeState {
     nz_mem: i64,
 }
 
+/// What NodeResourcesFit's filter asks of a node, packed densely: the node
+/// loop reads it for every visited node of every cycle.
+#[derive(Clone, Copy, Debug, Default)]
+struct Free {
+    /// Allocatable less requested, at least 0: a pod requesting none fits
+    /// even an overcommitted node, one requesting some never does.
+    cpu: i64,
+    memory: i64,
+    /// Pods that still fit.
+    pods: i64,
+}
+
+impl Free {
+    fn of(st: &NodeState) -> Self {
+        Self {
+            cpu: (st.alloc_cpu - st.used.cpu).max(0),
+            memory: (st.alloc_mem - st.used.memory).max(0),
+            pods: st.alloc_pods - st.used.pods,
+        }
+    }
+
+    /// Room for one more pod requesting `req`'s cpu and memory.
+    #[inline(always)]
+    fn fits(self, req: &Resources) -> bool {
+        // Non-short-circuiting: the node loop runs this for every node, and
+        // branches on unpredictable outcomes cost more than the comparisons.
+        (self.pods >= 1) & (req.cpu <= self.cpu) & (req.memory <= self.memory)
+    }
+}
+
 impl NodeState {
     fn new(node: &NodeInfo, used: &Resources) -> Self {
         Self {
@@ -171,6 +206,8 @@ pub struct Decision {
 pub struct Model<'s> {
     snap: &'s Snapshot,
     nodes: PerNode<NodeState>,
+    /// `Free::of` each node's state, kept in step with `nodes`.
+    free: PerNode<Free>,
     /// Each pod's cpu and memory as LeastAllocated counts them: read on
     /// every remove, bind and cycle, and costly to derive from the spec.
     nonzero: PerPod<(i64, i64)>,
@@ -186,7 +223,7 @@ pub struct Model<'s> {
     score_all: bool,
     existing: Existing,
     keys: Keys,
-    labels: RefCell<LabelIndex>,
+    labels: RefCell<LabelIndex<'s>>,
     statics: RefCell<StaticsCache>,
     eligibility: EligibilityCache,
     namespaces: OnceCell<Vec<String>>,
@@ -225,9 +262,11 @@ impl<'s> Model<'s> {
                 ports[n].push((Slot::pod(id), hp));
             }
         }
+        let free = nodes.values().map(Free::of).collect();
         let mut m = Self {
             snap,
             nodes,
+            free,
             nonzero,
             removed: PerPod::filled(snap.pods.len(), false),
             replacements: Vec::new(),
@@ -267,6 +306,7 @@ impl<'s> Model<'s> {
         st.used.sub(&info.requests);
         st.nz_cpu -= cpu;
         st.nz_mem -= mem;
+        self.free[node] = Free::of(st);
         self.existing.shift(self.snap, &self.keys, pod, node, -1);
     }
 
@@ -314,6 +354,7 @@ impl<'s> Model<'s> {
         st.used.add(&info.requests);
         st.nz_cpu += cpu;
         st.nz_mem += mem;
+        self.free[node] = Free::of(st);
         for hp in host_ports(info.spec()) {
             self.ports[node].push((slot, hp));
         }
@@ -377,30 +418,63 @@ impl<'s> Model<'s> {
             nodes::feasible_to_find(list.len())
         };
         let start = self.start % list.len();
-        let mut feasible = Vec::with_capacity(want);
-        let mut visited = 0;
         // From `start` round to just before it: no division per node.
         let (before, from) = list.split_at(start);
-        for &n in from.iter().chain(before) {
+        let order = from.iter().chain(before).copied();
+        let req = &cyc.prof.pod.requests;
+        let (feasible, visited) = if cyc.more_filters || !req.other.is_empty() {
+            self.find(order, want, |n| self.passes(&cyc, n))
+        } else {
+            // Most cycles: flags and cpu, memory and pod count decide.
+            let flags = &cyc.statics.flags;
+            let free = &self.free;
+            self.find(order, want, |n| {
+                (flags[n.index()] == ALL_STATIC) & free[n].fits(req)
+            })
+        };
+        let (node, tied) = self.select(&cyc, &feasible);
+        (node, visited, tied)
+    }
+
+    /// The first `want` nodes of `order` that pass, and how many nodes it
+    /// took to find them.
+    #[inline(always)]
+    fn find(
+        &self,
+        order: impl Iterator<Item = NodeId>,
+        want: usize,
+        passes: impl Fn(NodeId) -> bool,
+    ) -> (Vec<NodeId>, usize) {
+        let mut feasible = Vec::with_capacity(want);
+        let mut visited = 0;
+        for n in order {
             visited += 1;
-            if self.passes(&cyc, n) {
+            if passes(n) {
                 feasible.push(n);
                 if feasible.len() >= want {
                     break;
                 }
             }
         }
-        let (node, tied) = self.select(&cyc, &feasible);
-        (node, visited, tied)
+        (feasible, visited)
     }
 
-    /// [`Model::check`] passes: the cycle's node loop, the hottest code of
-    /// a plan, with the checks most pods need first and inline.
+    /// [`Model::check`] passes: the node's flags and resources first and
+    /// inline, the other filters only for pods that have them.
     #[inline(always)]
     fn passes(&self, cyc: &Cycle<'_>, n: NodeId) -> bool {
-        cyc.statics.flags(n) == READY | SCHEDULABLE | TAINTS | AFFINITY
+        cyc.statics.flags(n) == ALL_STATIC
             && self.fits(&cyc.prof.pod.requests, n)
-            && (!cyc.more_filters || self.check(cyc, n).is_ok())
+            && (!cyc.more_filters || self.more_pass(cyc, n))
+    }
+
+    /// The filters beyond flags and resources, as [`Model::check`] runs them.
+    fn more_pass(&self, cyc: &Cycle<'_>, n: NodeId) -> bool {
+        (cyc.prof.ports.is_empty() || self.ports_free(&cyc.prof.ports, n))
+            && cyc.spread.check(n)
+            && cyc.affinity.affinity_ok(n)
+            && cyc.affinity.anti_ok(n)
+            && cyc.affinity.existing_ok(n)
     }
 
     fn check(&self, cyc: &Cycle<'_>, n: NodeId) -> Result<(), Filter> {
@@ -444,13 +518,13 @@ impl<'s> Model<'s> {
     /// resource the pod requests.
     #[inline(always)]
     fn fits(&self, req: &Resources, n: NodeId) -> bool {
-        let st = &self.nodes[n];
-        if st.used.pods + 1 > st.alloc_pods
-            || (req.cpu > 0 && req.cpu > st.alloc_cpu - st.used.cpu)
-            || (req.memory > 0 && req.memory > st.alloc_mem - st.used.memory)
-        {
+        if !self.free[n].fits(req) {
             return false;
         }
+        if req.other.is_empty() {
+            return true;
+        }
+        let st = &self.nodes[n];
         let alloc = &self.snap.node(n).allocatable;
         req.other
             .iter()
@@ -475,6 +549,7 @@ impl Model<'_> {
         st.used.add(&info.requests);
         st.nz_cpu += cpu;
         st.nz_mem += mem;
+        self.free[node] = Free::of(st);
         self.existing.shift(self.snap, &self.keys, pod, node, 1);
     }
 }

@@ -2,7 +2,7 @@
 //! cluster, and for each plugin a cluster where it alone decides.
 
 use super::Model;
-use super::score::{balanced, default_normalize, div, least_allocated};
+use super::score::{balanced, default_normalize, div, least_allocated, round};
 use super::test_builders::*;
 use crate::snapshot::Snapshot;
 use crate::testing::*;
@@ -271,5 +271,49 @@ fn division_by_floats_truncates_as_integers_do() {
         }
         let x = (seed >> 11) as i64;
         assert_eq!(div(x, d), x / d, "{x} / {d}");
+    }
+}
+
+#[test]
+fn rounding_without_the_library_call_rounds_as_f64_round_does() {
+    let halfway = [0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 1e15 + 0.5];
+    let near_half = [0.499_999_999_999_999_94, -0.499_999_999_999_999_94];
+    let edges = [
+        0.0,
+        -0.0,
+        4_503_599_627_370_495.5,
+        4.5e15,
+        9.0e15,
+        -9.0e15,
+        1e300,
+    ];
+    let special = [
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+        f64::MAX,
+        f64::MIN,
+    ];
+    for x in halfway
+        .iter()
+        .chain(&near_half)
+        .chain(&edges)
+        .chain(&special)
+    {
+        assert_eq!(round(*x), x.round() as i64, "{x}");
+    }
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    for _ in 0..200_000 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        // Scores as spreading computes them: counts times ln(n + 2) plus a skew.
+        let x = (seed % 10_000) as f64 * ((seed >> 20) % 5_000 + 2) as f64 / 64.0
+            * ((seed >> 40) % 2_000) as f64
+            / 1_000.0
+            - 2.0;
+        assert_eq!(round(x), x.round() as i64, "{x}");
+        let y = f64::from_bits(seed);
+        assert_eq!(round(y), y.round() as i64, "{y}");
     }
 }

@@ -292,7 +292,7 @@ impl SpreadCycle {
                     score += f64::from(cnt) * w + (s.max_skew - 1) as f64;
                 }
             }
-            score.round() as i64
+            super::score::round(score)
         };
         let (mut min, mut max) = (i64::MAX, i64::MIN);
         for (o, &n) in out.iter_mut().zip(feasible) {
