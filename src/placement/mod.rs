@@ -94,17 +94,15 @@ use std::rc::Rc;
 
 use foldhash::HashMap;
 
-use crate::snapshot::{
-    Id, NodeId, NodeInfo, OwnerRef, PerNode, PerPod, PodId, Resources, Snapshot,
-};
+use crate::snapshot::{NodeId, NodeInfo, OwnerRef, PerNode, PerPod, PodId, Resources, Snapshot};
 use affinity::{AffinityCycle, Existing};
 use index::{Keys, LabelIndex, Slot};
 use nodes::{AFFINITY, NodeContext, READY, SCHEDULABLE, Statics, StaticsCache, TAINTS};
+use profile::{HostPort, Profile, host_ports, nonzero};
+use spread::{EligibilityCache, SpreadCycle};
 
 /// Every static filter passes.
 const ALL_STATIC: u8 = READY | SCHEDULABLE | TAINTS | AFFINITY;
-use profile::{HostPort, Profile, host_ports, nonzero};
-use spread::{EligibilityCache, SpreadCycle};
 
 /// The filter that rejects a node, in the order the scheduler runs them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -300,13 +298,7 @@ impl<'s> Model<'s> {
             return;
         };
         self.removed[pod] = true;
-        let info = self.snap.pod(pod);
-        let (cpu, mem) = self.nonzero[pod];
-        let st = &mut self.nodes[node];
-        st.used.sub(&info.requests);
-        st.nz_cpu -= cpu;
-        st.nz_mem -= mem;
-        self.free[node] = Free::of(st);
+        self.account(pod, node, -1);
         self.existing.shift(self.snap, &self.keys, pod, node, -1);
     }
 
@@ -349,12 +341,7 @@ impl<'s> Model<'s> {
         let slot = Slot::new(self.snap.pods.len() + self.replacements.len());
         self.replacements.push((pod, node));
         let info = self.snap.pod(pod);
-        let (cpu, mem) = self.nonzero[pod];
-        let st = &mut self.nodes[node];
-        st.used.add(&info.requests);
-        st.nz_cpu += cpu;
-        st.nz_mem += mem;
-        self.free[node] = Free::of(st);
+        self.account(pod, node, 1);
         for hp in host_ports(info.spec()) {
             self.ports[node].push((slot, hp));
         }
@@ -420,51 +407,30 @@ impl<'s> Model<'s> {
         let start = self.start % list.len();
         // From `start` round to just before it: no division per node.
         let (before, from) = list.split_at(start);
-        let order = from.iter().chain(before).copied();
-        let req = &cyc.prof.pod.requests;
-        let (feasible, visited) = if cyc.more_filters || !req.other.is_empty() {
-            self.find(order, want, |n| self.passes(&cyc, n))
-        } else {
-            // Most cycles: flags and cpu, memory and pod count decide.
-            let flags = &cyc.statics.flags;
-            let free = &self.free;
-            self.find(order, want, |n| {
-                (flags[n.index()] == ALL_STATIC) & free[n].fits(req)
-            })
-        };
-        let (node, tied) = self.select(&cyc, &feasible);
-        (node, visited, tied)
-    }
-
-    /// The first `want` nodes of `order` that pass, and how many nodes it
-    /// took to find them.
-    #[inline(always)]
-    fn find(
-        &self,
-        order: impl Iterator<Item = NodeId>,
-        want: usize,
-        passes: impl Fn(NodeId) -> bool,
-    ) -> (Vec<NodeId>, usize) {
         let mut feasible = Vec::with_capacity(want);
         let mut visited = 0;
-        for n in order {
+        for &n in from.iter().chain(before) {
             visited += 1;
-            if passes(n) {
+            if self.passes(&cyc, n) {
                 feasible.push(n);
                 if feasible.len() >= want {
                     break;
                 }
             }
         }
-        (feasible, visited)
+        let (node, tied) = self.select(&cyc, &feasible);
+        (node, visited, tied)
     }
 
-    /// [`Model::check`] passes: the node's flags and resources first and
-    /// inline, the other filters only for pods that have them.
+    /// [`Model::check`] passes: the cycle's node loop, the hottest code of
+    /// a plan. Flags, cpu, memory and pod count decide for most pods, read
+    /// densely and without branching on each; the other filters run only
+    /// for pods that have them.
     #[inline(always)]
     fn passes(&self, cyc: &Cycle<'_>, n: NodeId) -> bool {
-        cyc.statics.flags(n) == ALL_STATIC
-            && self.fits(&cyc.prof.pod.requests, n)
+        let req = &cyc.prof.pod.requests;
+        (cyc.statics.flags(n) == ALL_STATIC) & self.free[n].fits(req)
+            && (req.other.is_empty() || self.fits_other(req, n))
             && (!cyc.more_filters || self.more_pass(cyc, n))
     }
 
@@ -518,12 +484,12 @@ impl<'s> Model<'s> {
     /// resource the pod requests.
     #[inline(always)]
     fn fits(&self, req: &Resources, n: NodeId) -> bool {
-        if !self.free[n].fits(req) {
-            return false;
-        }
-        if req.other.is_empty() {
-            return true;
-        }
+        self.free[n].fits(req) && self.fits_other(req, n)
+    }
+
+    /// NodeResourcesFit for the resources beyond cpu, memory and pods.
+    #[inline]
+    fn fits_other(&self, req: &Resources, n: NodeId) -> bool {
         let st = &self.nodes[n];
         let alloc = &self.snap.node(n).allocatable;
         req.other
@@ -543,13 +509,23 @@ impl Model<'_> {
         let Some(node) = self.live_node(pod) else {
             return;
         };
-        let info = self.snap.pod(pod);
+        self.account(pod, node, 1);
+        self.existing.shift(self.snap, &self.keys, pod, node, 1);
+    }
+
+    /// Adds (`sign` 1) or takes off (-1) the pod's requests on the node,
+    /// keeping its `Free` in step.
+    fn account(&mut self, pod: PodId, node: NodeId, sign: i64) {
+        let req = &self.snap.pod(pod).requests;
         let (cpu, mem) = self.nonzero[pod];
         let st = &mut self.nodes[node];
-        st.used.add(&info.requests);
-        st.nz_cpu += cpu;
-        st.nz_mem += mem;
+        if sign > 0 {
+            st.used.add(req);
+        } else {
+            st.used.sub(req);
+        }
+        st.nz_cpu += sign * cpu;
+        st.nz_mem += sign * mem;
         self.free[node] = Free::of(st);
-        self.existing.shift(self.snap, &self.keys, pod, node, 1);
     }
 }
