@@ -5,7 +5,7 @@
 use k8s_openapi::api::core::v1::{Container, PodAffinityTerm, PodSpec, TopologySpreadConstraint};
 
 use crate::selectors::{Labels, Selector};
-use crate::snapshot::resources::parse_quantity_milli;
+use crate::snapshot::resources::{milli_to_units_ceil, parse_quantity_milli};
 use crate::snapshot::{OwnerRef, PodId, PodInfo, Snapshot};
 
 pub(crate) const HOSTNAME: &str = "kubernetes.io/hostname";
@@ -223,7 +223,7 @@ fn container_nonzero(c: &Container) -> (i64, i64) {
     };
     let cpu = get("cpu").map_or(DEFAULT_CPU, |m| m.min(i64::MAX as i128) as i64);
     let memory = get("memory").map_or(DEFAULT_MEMORY, |m| {
-        ((m + 999) / 1000).min(i64::MAX as i128) as i64
+        milli_to_units_ceil(m).min(i64::MAX as i128) as i64
     });
     (cpu, memory)
 }

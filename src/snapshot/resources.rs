@@ -93,6 +93,12 @@ pub fn parse_quantity_milli(s: &str) -> Option<i128> {
     Some(if negative { -value } else { value })
 }
 
+/// Whole units from milli-units, rounded up (toward +infinity), without the
+/// `milli + 999` that overflows near i128::MAX.
+pub fn milli_to_units_ceil(milli: i128) -> i128 {
+    milli.div_euclid(1000) + i128::from(milli.rem_euclid(1000) != 0)
+}
+
 fn clamp(v: i128) -> i64 {
     v.clamp(0, i64::MAX as i128) as i64
 }
@@ -107,8 +113,8 @@ impl Resources {
             };
             match name.as_str() {
                 "cpu" => r.cpu = clamp(milli),
-                "memory" => r.memory = clamp((milli + 999) / 1000),
-                "pods" => r.pods = clamp((milli + 999) / 1000),
+                "memory" => r.memory = clamp(milli_to_units_ceil(milli)),
+                "pods" => r.pods = clamp(milli_to_units_ceil(milli)),
                 _ => r.other.push((name.clone(), clamp(milli))),
             }
         }
@@ -283,6 +289,31 @@ mod tests {
         assert_eq!(parse_quantity_milli("1e-2147483647"), Some(1));
         assert_eq!(parse_quantity_milli("-5"), Some(-5000));
         assert_eq!(parse_quantity_milli("+5"), Some(5000));
+    }
+
+    /// Found by fuzzing: an integer whose milli-units sit within 999 of
+    /// i128::MAX overflowed the rounding up to whole bytes and pods.
+    #[test]
+    fn memory_and_pods_round_up_without_overflow_near_the_edge() {
+        let edge = "170141183460469231731687303715884105";
+        let list: BTreeMap<String, Quantity> = ["memory", "pods"]
+            .into_iter()
+            .map(|k| (k.to_string(), Quantity(edge.into())))
+            .collect();
+        let r = Resources::from_list(Some(&list));
+        assert_eq!((r.memory, r.pods), (i64::MAX, i64::MAX));
+        for (milli, units) in [
+            (0, 0),
+            (1, 1),
+            (999, 1),
+            (1000, 1),
+            (1001, 2),
+            (-500, 0),
+            (-1000, -1),
+        ] {
+            assert_eq!(milli_to_units_ceil(milli), units, "{milli}");
+        }
+        assert_eq!(milli_to_units_ceil(i128::MAX), i128::MAX / 1000 + 1);
     }
 
     fn container(cpu: &str, mem: &str) -> Container {
