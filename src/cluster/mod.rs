@@ -21,7 +21,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
-use crate::snapshot::{ClusterObjects, Snapshot};
+use crate::snapshot::{ClusterObjects, Snapshot, slim};
 
 /// Read-only caches of the kinds a snapshot needs.
 #[derive(Clone)]
@@ -97,14 +97,9 @@ fn drop_managed_fields<K: ResourceExt>(obj: &mut K) {
 impl Caches {
     /// Starts the watches; the returned futures must be polled (spawned) for the caches to fill.
     pub fn start(client: &Client, lists: &Lists) -> (Self, Vec<Watch>) {
-        let (nodes, r1, w1) = cache(Api::<Node>::all(client.clone()), lists, drop_managed_fields);
-        let (pods, r2, w2) = cache(Api::<Pod>::all(client.clone()), lists, |p: &mut Pod| {
-            // Pods are the bulk of the cache: keep only what the engine reads.
-            p.managed_fields_mut().clear();
-            if let Some(a) = p.metadata.annotations.as_mut() {
-                a.remove("kubectl.kubernetes.io/last-applied-configuration");
-            }
-        });
+        // Pods are the bulk of the cache: keep only what a run reads.
+        let (nodes, r1, w1) = cache(Api::<Node>::all(client.clone()), lists, slim::node);
+        let (pods, r2, w2) = cache(Api::<Pod>::all(client.clone()), lists, slim::pod);
         let (pdbs, r3, w3) = cache(
             Api::<PodDisruptionBudget>::all(client.clone()),
             lists,
