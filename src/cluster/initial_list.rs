@@ -12,36 +12,29 @@
 //! WatchList feature gate is enabled`); one older than 1.27 ignores the
 //! parameter: it sends the objects but never the end bookmark, so the cache
 //! would never be ready. With `--initial-list=auto` (the default) the watches
-//! stream, and the process falls back to paged lists for all of them, once and
-//! for good, when a watch is refused (400 or 422) or when a probe (a streaming
-//! watch of namespaces selecting none) gets no end bookmark within
-//! [`PROBE_LIMIT`].
+//! stream, and every watch of the process falls back to paged lists, once and
+//! for good, when one is refused (400 or 422) or when the namespaces, a small
+//! kind whose list ends within a second on a server that streams, get no end
+//! bookmark within [`END_LIMIT`]. No request is spent on finding out.
 
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{WatchEvent, WatchParams};
 use kube::runtime::watcher::{self, Event};
-use kube::{Api, Client, Resource};
+use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use crate::cli::InitialList;
 
-/// How long the probe waits for the end bookmark of an empty streaming list;
-/// a server that streams sends it within about a second.
-pub const PROBE_LIMIT: Duration = Duration::from_secs(10);
-/// Probes that fail for another reason (the server unreachable) are retried
-/// this many times, this far apart, before streaming is kept unconfirmed.
-const PROBE_ATTEMPTS: u32 = 3;
-const PROBE_RETRY: Duration = Duration::from_secs(2);
-/// Every namespace carries this label (since 1.21): its absence selects none,
-/// so the probe's list is empty and ends at once.
-const SELECT_NONE: &str = "!kubernetes.io/metadata.name";
-const INITIAL_EVENTS_END: &str = "k8s.io/initial-events-end";
+/// How long a streaming list of namespaces may take before the server is
+/// taken for one that ignores `sendInitialEvents` (it never ends the list).
+pub const END_LIMIT: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -55,6 +48,8 @@ pub enum Mode {
 pub struct Lists {
     mode: Arc<watch::Sender<Mode>>,
     fallback: bool,
+    /// Whether "streaming" has been logged.
+    confirmed: Arc<AtomicBool>,
 }
 
 impl Lists {
@@ -74,6 +69,7 @@ impl Lists {
         Self {
             mode: Arc::new(watch::Sender::new(mode)),
             fallback,
+            confirmed: Arc::new(AtomicBool::new(!fallback)),
         }
     }
 
@@ -101,44 +97,10 @@ impl Lists {
         switched
     }
 
-    /// In `auto`, checks once that the server ends a streaming list, and
-    /// falls back to paged lists if not. The watches stream meanwhile, so a
-    /// server that streams loses no time to the probe.
-    pub async fn probe(self, client: Client) {
-        if !self.fallback {
-            return;
-        }
-        let api: Api<Namespace> = Api::all(client);
-        for attempt in 1..=PROBE_ATTEMPTS {
-            match probe_once(&api).await {
-                Probe::Streams => {
-                    if self.mode() == Mode::Streaming {
-                        tracing::info!(
-                            "initial lists: streaming (the API server ended a streaming list)"
-                        );
-                    }
-                    return;
-                }
-                Probe::Refused(why) => {
-                    self.refused(&why);
-                    return;
-                }
-                Probe::NoEnd => {
-                    self.refused(&format!(
-                        "a streaming list got no {INITIAL_EVENTS_END} bookmark within {}s",
-                        PROBE_LIMIT.as_secs()
-                    ));
-                    return;
-                }
-                Probe::Failed(why) => {
-                    tracing::debug!(attempt, error = %why, "initial-list probe failed");
-                    if attempt == PROBE_ATTEMPTS {
-                        tracing::warn!(error = %why, "initial lists: streaming, unconfirmed (the probe failed; a refused watch still falls back)");
-                    } else {
-                        tokio::time::sleep(PROBE_RETRY).await;
-                    }
-                }
-            }
+    /// A streaming list ended: logs, once, that streaming works.
+    fn streamed(&self) {
+        if self.mode() == Mode::Streaming && !self.confirmed.swap(true, Ordering::Relaxed) {
+            tracing::info!("initial lists: streaming (the API server ended a streaming list)");
         }
     }
 
@@ -146,46 +108,6 @@ impl Lists {
         match mode {
             Mode::Streaming => base.clone().streaming_lists(),
             Mode::Paged => base.clone(),
-        }
-    }
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum Probe {
-    Streams,
-    Refused(String),
-    NoEnd,
-    Failed(String),
-}
-
-async fn probe_once(api: &Api<Namespace>) -> Probe {
-    let mut params = WatchParams::streaming_lists().labels(SELECT_NONE);
-    params.timeout = Some(PROBE_LIMIT.as_secs() as u32);
-    let stream = match api.watch(&params, "0").await {
-        Ok(s) => s,
-        Err(kube::Error::Api(status)) if refuses(status.code) => {
-            return Probe::Refused(status.message);
-        }
-        Err(e) => return Probe::Failed(e.to_string()),
-    };
-    let mut stream = std::pin::pin!(stream);
-    let deadline = tokio::time::Instant::now() + PROBE_LIMIT;
-    loop {
-        match tokio::time::timeout_at(deadline, stream.next()).await {
-            Err(_elapsed) => return Probe::NoEnd,
-            // The server closed the watch without ending the list.
-            Ok(None) => return Probe::NoEnd,
-            Ok(Some(Ok(WatchEvent::Bookmark(b)))) => {
-                if b.metadata.annotations.contains_key(INITIAL_EVENTS_END) {
-                    return Probe::Streams;
-                }
-            }
-            Ok(Some(Ok(WatchEvent::Error(status)))) if refuses(status.code) => {
-                return Probe::Refused(status.message);
-            }
-            Ok(Some(Ok(WatchEvent::Error(status)))) => return Probe::Failed(status.message),
-            Ok(Some(Ok(_))) => {}
-            Ok(Some(Err(e))) => return Probe::Failed(e.to_string()),
         }
     }
 }
@@ -208,9 +130,8 @@ pub fn refusal<K>(step: &Result<Event<K>, watcher::Error>) -> Option<&str> {
 
 type Steps<K> = Pin<Box<dyn Stream<Item = watcher::Result<Event<K>>> + Send>>;
 
-struct State<K> {
-    api: Api<K>,
-    base: watcher::Config,
+struct State<K, F> {
+    make: F,
     lists: Lists,
     changes: watch::Receiver<Mode>,
     mode: Mode,
@@ -219,41 +140,67 @@ struct State<K> {
     /// then does a switch of mode restart the watch, since a list that ended
     /// streaming proved the server streams.
     listing: bool,
+    /// When the current list started, and how long it may stream.
+    since: Instant,
+    limit: Option<Duration>,
 }
 
-impl<K> State<K>
-where
-    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
-{
+impl<K, F: FnMut(Mode) -> Steps<K>> State<K, F> {
     fn restart(&mut self, mode: Mode) {
         self.mode = mode;
-        self.steps =
-            kube::runtime::watcher(self.api.clone(), self.lists.config(&self.base, mode)).boxed();
+        self.steps = (self.make)(mode);
+        self.since = Instant::now();
+    }
+
+    /// When a streaming list has run out of time, if it may.
+    fn deadline(&self) -> Option<Instant> {
+        let limit = self.limit?;
+        (self.mode == Mode::Streaming && self.listing).then(|| self.since + limit)
     }
 }
 
 /// kube's watcher for `api` and `base` in the mode of `lists`, restarted
-/// with paged lists when that mode falls back while it is still listing. No
-/// backoff: the caller adds it.
+/// with paged lists when that mode falls back while it is still listing;
+/// with `limit`, a streaming list that has not ended after it falls back
+/// (for the namespaces: see the module's comment). No backoff: the caller
+/// adds it.
 pub fn watch<K>(
     api: Api<K>,
     base: watcher::Config,
     lists: &Lists,
+    limit: Option<Duration>,
 ) -> impl Stream<Item = watcher::Result<Event<K>>> + Send + use<K>
 where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
 {
+    let config = lists.clone();
+    let make = move |mode| -> Steps<K> {
+        kube::runtime::watcher(api.clone(), config.config(&base, mode)).boxed()
+    };
+    switching(make, lists, limit)
+}
+
+fn switching<K, F>(
+    mut make: F,
+    lists: &Lists,
+    limit: Option<Duration>,
+) -> impl Stream<Item = watcher::Result<Event<K>>> + Send + use<K, F>
+where
+    K: Send + 'static,
+    F: FnMut(Mode) -> Steps<K> + Send + 'static,
+{
     let mut changes = lists.mode.subscribe();
     let mode = *changes.borrow_and_update();
-    let steps = kube::runtime::watcher(api.clone(), lists.config(&base, mode)).boxed();
+    let steps = make(mode);
     let state = State {
-        api,
-        base,
+        make,
         lists: lists.clone(),
         changes,
         mode,
         steps,
         listing: true,
+        since: Instant::now(),
+        limit,
     };
     futures::stream::unfold(state, |mut s| async move {
         loop {
@@ -261,6 +208,7 @@ where
                 s.restart(Mode::Paged);
             }
             let step = if s.mode == Mode::Streaming {
+                let deadline = s.deadline();
                 tokio::select! {
                     step = s.steps.next() => step,
                     changed = s.changes.changed() => {
@@ -271,13 +219,32 @@ where
                         }
                         continue;
                     }
+                    _ = sleep_until(deadline) => {
+                        let limit = s.limit.unwrap_or_default().as_secs_f64();
+                        s.lists.refused(&format!(
+                            "a streaming list did not end (no k8s.io/initial-events-end bookmark) within {limit}s"
+                        ));
+                        // Refused or not (`stream` never falls back), wait no more.
+                        s.limit = None;
+                        continue;
+                    }
                 }
             } else {
                 s.steps.next().await
             };
             let step = step?;
-            if let Some(on) = super::relist_change(&step) {
-                s.listing = on;
+            match super::relist_change(&step) {
+                Some(true) => {
+                    s.listing = true;
+                    s.since = Instant::now();
+                }
+                Some(false) => {
+                    s.listing = false;
+                    if s.mode == Mode::Streaming {
+                        s.lists.streamed();
+                    }
+                }
+                None => {}
             }
             if s.mode == Mode::Streaming
                 && let Some(why) = refusal(&step)
@@ -291,6 +258,13 @@ where
             return Some((step, s));
         }
     })
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
 }
 
 #[cfg(test)]
@@ -339,6 +313,156 @@ mod tests {
         assert!(!stream.refused("422"));
         assert_eq!(stream.mode(), Mode::Streaming);
         assert_eq!(Lists::new(InitialList::Paged).mode(), Mode::Paged);
+    }
+
+    type Step = Result<Event<Pod>, watcher::Error>;
+    type Fake = Pin<Box<dyn Stream<Item = Step> + Send>>;
+    type Started = Arc<std::sync::Mutex<Vec<Mode>>>;
+
+    /// A watch that yields `items`, then nothing more (as a quiet watch).
+    fn steps(items: Vec<Step>) -> Steps<Pod> {
+        futures::stream::iter(items)
+            .chain(futures::stream::pending())
+            .boxed()
+    }
+
+    /// A switching watch over made-up steps per mode; the modes it was
+    /// started in are recorded.
+    fn fake(
+        lists: &Lists,
+        limit: Option<Duration>,
+        streaming: fn() -> Vec<Step>,
+        paged: fn() -> Vec<Step>,
+    ) -> (Fake, Started) {
+        let started = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = started.clone();
+        let make = move |mode| {
+            log.lock().expect("lock").push(mode);
+            steps(match mode {
+                Mode::Streaming => streaming(),
+                Mode::Paged => paged(),
+            })
+        };
+        (switching(make, lists, limit).boxed(), started)
+    }
+
+    fn paged_list() -> Vec<Step> {
+        vec![
+            Ok(Event::Init),
+            Ok(Event::InitApply(Pod::default())),
+            Ok(Event::InitDone),
+        ]
+    }
+
+    async fn take(s: &mut Fake, n: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        for _ in 0..n {
+            let step = tokio::time::timeout(Duration::from_secs(5), s.next())
+                .await
+                .expect("a step within 5 s")
+                .expect("the watch goes on");
+            out.push(match step {
+                Ok(Event::Init) => "Init".to_string(),
+                Ok(Event::InitApply(_)) => "InitApply".to_string(),
+                Ok(Event::InitDone) => "InitDone".to_string(),
+                Ok(_) => "Event".to_string(),
+                Err(e) => format!("Err({e})"),
+            });
+        }
+        out
+    }
+
+    async fn quiet(s: &mut Fake) -> bool {
+        tokio::time::timeout(Duration::from_millis(200), s.next())
+            .await
+            .is_err()
+    }
+
+    #[tokio::test]
+    async fn a_refused_stream_turns_every_listing_watch_to_pages() {
+        let lists = Lists::new(InitialList::Auto);
+        let (mut refused, modes_a) = fake(&lists, None, || vec![refused(422)], paged_list);
+        let (mut other, modes_b) = fake(
+            &lists,
+            None,
+            || vec![Ok(Event::Init), Ok(Event::InitApply(Pod::default()))],
+            paged_list,
+        );
+        assert_eq!(take(&mut other, 2).await, ["Init", "InitApply"]);
+        let first = take(&mut refused, 1).await;
+        assert!(first[0].contains("WatchList"), "{first:?}");
+        assert_eq!(lists.mode(), Mode::Paged);
+        assert_eq!(
+            take(&mut refused, 3).await,
+            ["Init", "InitApply", "InitDone"]
+        );
+        // The other was still listing: it lists again, in pages.
+        assert_eq!(take(&mut other, 3).await, ["Init", "InitApply", "InitDone"]);
+        assert_eq!(
+            *modes_a.lock().expect("lock"),
+            [Mode::Streaming, Mode::Paged]
+        );
+        assert_eq!(
+            *modes_b.lock().expect("lock"),
+            [Mode::Streaming, Mode::Paged]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_watch_whose_stream_ended_keeps_it() {
+        let lists = Lists::new(InitialList::Auto);
+        let (mut done, modes) = fake(
+            &lists,
+            None,
+            || vec![Ok(Event::Init), Ok(Event::InitDone)],
+            paged_list,
+        );
+        assert_eq!(take(&mut done, 2).await, ["Init", "InitDone"]);
+        assert!(lists.refused("another watch was refused"));
+        assert!(
+            quiet(&mut done).await,
+            "restarted though its list had ended"
+        );
+        assert_eq!(*modes.lock().expect("lock"), [Mode::Streaming]);
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_never_ends_falls_back_after_its_limit() {
+        let lists = Lists::new(InitialList::Auto);
+        let never_ends = || vec![Ok(Event::Init), Ok(Event::InitApply(Pod::default()))];
+        let (mut ns, _) = fake(
+            &lists,
+            Some(Duration::from_millis(50)),
+            never_ends,
+            paged_list,
+        );
+        let (mut other, _) = fake(&lists, None, never_ends, paged_list);
+        assert_eq!(take(&mut other, 2).await, ["Init", "InitApply"]);
+        assert_eq!(
+            take(&mut ns, 5).await,
+            ["Init", "InitApply", "Init", "InitApply", "InitDone"]
+        );
+        assert_eq!(lists.mode(), Mode::Paged);
+        assert_eq!(take(&mut other, 3).await, ["Init", "InitApply", "InitDone"]);
+    }
+
+    #[tokio::test]
+    async fn forced_streaming_never_falls_back() {
+        let lists = Lists::new(InitialList::Stream);
+        let (mut refused, modes) = fake(
+            &lists,
+            Some(Duration::from_millis(50)),
+            || vec![refused(422), Ok(Event::Init)],
+            paged_list,
+        );
+        let steps = take(&mut refused, 2).await;
+        assert!(
+            steps[0].starts_with("Err") && steps[1] == "Init",
+            "{steps:?}"
+        );
+        assert!(quiet(&mut refused).await);
+        assert_eq!(lists.mode(), Mode::Streaming);
+        assert_eq!(*modes.lock().expect("lock"), [Mode::Streaming]);
     }
 
     #[test]

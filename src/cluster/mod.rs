@@ -53,7 +53,12 @@ pub fn relist_change<K>(step: &Result<watcher::Event<K>, watcher::Error>) -> Opt
     }
 }
 
-fn cache<K>(api: Api<K>, lists: &Lists, prune: fn(&mut K)) -> (Store<K>, Arc<AtomicBool>, Watch)
+fn cache<K>(
+    api: Api<K>,
+    lists: &Lists,
+    limit: Option<std::time::Duration>,
+    prune: fn(&mut K),
+) -> (Store<K>, Arc<AtomicBool>, Watch)
 where
     K: Resource<DynamicType = ()>
         + Clone
@@ -66,7 +71,7 @@ where
     let (reader, writer) = reflector::store();
     let relisting = Arc::new(AtomicBool::new(false));
     let flag = relisting.clone();
-    let stream = initial_list::watch(api, watcher::Config::default().any_semantic(), lists)
+    let stream = initial_list::watch(api, watcher::Config::default().any_semantic(), lists, limit)
         .default_backoff()
         .map(move |step| {
             if let Some(on) = relist_change(&step) {
@@ -98,21 +103,25 @@ impl Caches {
     /// Starts the watches; the returned futures must be polled (spawned) for the caches to fill.
     pub fn start(client: &Client, lists: &Lists) -> (Self, Vec<Watch>) {
         // Pods are the bulk of the cache: keep only what a run reads.
-        let (nodes, r1, w1) = cache(Api::<Node>::all(client.clone()), lists, slim::node);
-        let (pods, r2, w2) = cache(Api::<Pod>::all(client.clone()), lists, slim::pod);
+        let (nodes, r1, w1) = cache(Api::<Node>::all(client.clone()), lists, None, slim::node);
+        let (pods, r2, w2) = cache(Api::<Pod>::all(client.clone()), lists, None, slim::pod);
         let (pdbs, r3, w3) = cache(
             Api::<PodDisruptionBudget>::all(client.clone()),
             lists,
+            None,
             drop_managed_fields,
         );
         let (priority_classes, r4, w4) = cache(
             Api::<PriorityClass>::all(client.clone()),
             lists,
+            None,
             drop_managed_fields,
         );
         let (namespaces, r5, w5) = cache(
             Api::<Namespace>::all(client.clone()),
             lists,
+            // The namespaces' list tells a server that ignores streaming.
+            Some(initial_list::END_LIMIT),
             drop_managed_fields,
         );
         (

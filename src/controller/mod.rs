@@ -223,7 +223,6 @@ pub async fn run(args: RunArgs) -> Result<(), OperatorError> {
     for w in watches {
         tokio::spawn(w);
     }
-    tokio::spawn(lists.clone().probe(client.clone()));
     tokio::select! {
         r = caches.wait_until_ready() => r.map_err(|_| OperatorError::CacheNotSynced)?,
         _ = shutdown.cancelled() => return Ok(()),
@@ -252,6 +251,7 @@ pub async fn run(args: RunArgs) -> Result<(), OperatorError> {
         Api::<DeschedulerPolicy>::all(client.clone()),
         config,
         &lists,
+        None,
     )
     .reflect(writer)
     .applied_objects();

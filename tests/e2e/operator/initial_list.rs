@@ -240,9 +240,9 @@ async fn an_api_server_that_refuses_streaming_lists_is_listed_in_pages() {
         );
     }
     // Once refused, streaming is not tried again by every watch on every
-    // restart: at most once per kind, and by the probe.
+    // restart: at most once per kind.
     assert!(
-        refused.len() <= WATCHED.len() + 1,
+        refused.len() <= WATCHED.len(),
         "{} refused streaming watches",
         refused.len()
     );
