@@ -32,7 +32,8 @@
 # REUSE_CLUSTER=1 to measure on the cluster a previous KEEP_CLUSTER=1 run left,
 # OURS_BIN to measure a prebuilt descheduler binary instead of building the
 # working tree, OURS_MODES ("paged auto": ours runs once per
-# --initial-list mode, one after the other; the last one's status is kept),
+# --initial-list mode, one after the other; the last one's status is kept;
+# "default" passes no --initial-list, for a build from before the flag),
 # PLANS=0 to skip the dump, the plans and their comparison (at thousands of
 # nodes the dump alone is gigabytes), READY_TIMEOUT (seconds gencluster waits
 # for kwok to run every pod; default 900, raise it past 2,000 nodes).
@@ -159,8 +160,11 @@ for mode in ${OURS_MODES}; do
   log "ours (--initial-list ${mode}): descheduler run, dry run, interval ${INTERVAL}"
   kubectl apply -f "${OUT}/ours-policy.yaml" >/dev/null
   now > "${OUT}/ours-${mode}-start.txt"
+  # "default": no --initial-list (a build from before it existed).
+  flag=(--initial-list "${mode}")
+  [[ "${mode}" == default ]] && flag=()
   KUBECONFIG="${state}/ours.kubeconfig" RUST_LOG=info "${OURS_BIN}" run \
-    --metrics-bind-address 127.0.0.1:0 --initial-list "${mode}" \
+    --metrics-bind-address 127.0.0.1:0 "${flag[@]}" \
     > "${OUT}/ours-${mode}.log" 2>&1 &
   ours_pid=$!
   echo "${ours_pid}" > "${OUT}/running.pid"
