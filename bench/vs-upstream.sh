@@ -27,7 +27,7 @@
 # the dump (compare.py reports any pod that changed). bench/explain.py then
 # attributes every pod only one side evicts to a cause (explain.md).
 #
-# Environment: NODES (500), SEED (1), CYCLES (6), INTERVAL (10s), OUT
+# Environment: NODES (500), PODS_PER_NODE (30), SEED (1), CYCLES (6), INTERVAL (10s), OUT
 # (.cache/bench/vs-upstream), KEEP_CLUSTER=1 to leave the cluster up,
 # REUSE_CLUSTER=1 to measure on the cluster a previous KEEP_CLUSTER=1 run left,
 # OURS_BIN to measure a prebuilt descheduler binary instead of building the
@@ -49,6 +49,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "${here}/.." && pwd)"
 cd "${root}"
 NODES="${NODES:-500}"
+PODS_PER_NODE="${PODS_PER_NODE:-30}"
 SEED="${SEED:-1}"
 CYCLES="${CYCLES:-6}"
 INTERVAL="${INTERVAL:-10s}"
@@ -119,12 +120,12 @@ if [[ "${REUSE_CLUSTER:-}" == 1 && -f "${state}/kubeconfig" ]]; then
   log "reusing the loaded cluster (REUSE_CLUSTER=1)"
   load_s=nan
 else
-  log "fresh cluster, ${NODES} nodes x 30 pods (seed ${SEED})"
+  log "fresh cluster, ${NODES} nodes x ${PODS_PER_NODE} pods (seed ${SEED})"
   "${here}/cluster.sh" down >/dev/null 2>&1 || true
   "${here}/cluster.sh" up >&2
   sample_memory & sampler_pid=$!
   t0="$(now)"
-  target/release/examples/gencluster --nodes "${NODES}" --seed "${SEED}" --apply \
+  target/release/examples/gencluster --nodes "${NODES}" --pods-per-node "${PODS_PER_NODE}" --seed "${SEED}" --apply \
     --ready-timeout "${READY_TIMEOUT}" --kubeconfig "${state}/kubeconfig" 2> "${OUT}/load.log"
   load_s="$(echo "$(now) - ${t0}" | bc)"
   log "loaded in ${load_s}s (details: ${OUT}/load.log)"

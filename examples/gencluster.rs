@@ -388,9 +388,18 @@ async fn apply(
     stream::iter(patches.into_iter().map(|(ns, name, patch)| {
         let api: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), &ns);
         async move {
-            api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            match api
+                .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
-                .map(|_| ())
+            {
+                // Gone meanwhile (a Job pod kwok completed and something
+                // deleted): nothing to patch.
+                Err(kube::Error::Api(s)) if s.code == 404 => {
+                    eprintln!("gencluster: pod {ns}/{name} gone before its status patch");
+                    Ok(())
+                }
+                r => r.map(|_| ()),
+            }
         }
     }))
     .buffer_unordered(concurrency)
