@@ -25,15 +25,33 @@ def iso(s):
     return dt.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
 
 
-# --- ours: "2026-11-23T15:26:53.526789Z  INFO ...: run starting|completed ..." ----------
-ours_start = float(read("ours-start.txt"))
-ours_starts, ours_ends = [], []
-for line in read("ours.log").splitlines():
-    if "run starting" in line or "run completed" in line:
-        (ours_starts if "run starting" in line else ours_ends).append(iso(line.split()[0]))
-ours_first = ours_ends[0] - ours_start
-ours_durations = [e - s for s, e in zip(ours_starts, ours_ends)]
-ours_rss = int(read("ours-rss-kb.txt"))
+# --- ours, once per --initial-list mode: "2026-11-23T15:26:53.526789Z  INFO ...: run starting|completed ..."
+modes = read("ours-modes.txt").split() if (out / "ours-modes.txt").exists() else [""]
+
+
+def ours_files(mode, what):
+    return f"ours-{mode}-{what}" if mode else f"ours-{what}"
+
+
+def ours_run(mode):
+    start = float(read(ours_files(mode, "start.txt")))
+    starts, ends = [], []
+    log = read(f"ours-{mode}.log" if mode else "ours.log")
+    for line in log.splitlines():
+        if "run starting" in line or "run completed" in line:
+            (starts if "run starting" in line else ends).append(iso(line.split()[0]))
+    startup_rss = out / ours_files(mode, "startup-rss-kb.txt")
+    return {
+        "start": start,
+        "ends": ends,
+        "first": ends[0] - start,
+        "durations": [e - s for s, e in zip(starts, ends)],
+        "rss": int(read(ours_files(mode, "rss-kb.txt"))),
+        "startup_rss": int(startup_rss.read_text()) if startup_rss.exists() else None,
+    }
+
+
+runs = {m: ours_run(m) for m in modes}
 
 
 # --- upstream: klog lines "I1123 13:20:01.123456 pid file:line] msg ..." ---------
@@ -66,14 +84,22 @@ for line in read("upstream.log").splitlines():
 up_first = ends[0] - up_start
 up_durations = [e - s for s, e in zip(starts, ends)]
 up_rss = int(read("upstream-rss-kb.txt"))
+up_startup_rss = int(read("upstream-startup-rss-kb.txt")) if (out / "upstream-startup-rss-kb.txt").exists() else None
 
 # --- API requests from the audit log --------------------------------------------
+# One entry per request: a watch logs twice (ResponseStarted, then
+# ResponseComplete when it ends), so events are told apart by auditID.
+# (Before 2026-12-03 each ended watch was counted twice.)
 by_user = defaultdict(list)
+seen_ids = set()
 for line in read("audit.log").splitlines():
     try:
         ev = json.loads(line)
     except ValueError:
         continue
+    if ev.get("auditID") in seen_ids:
+        continue
+    seen_ids.add(ev.get("auditID"))
     user = ev.get("user", {}).get("username")
     ts = iso(ev.get("requestReceivedTimestamp"))
     by_user[user].append((ts, ev.get("verb"), (ev.get("objectRef") or {}).get("resource"), ev.get("stage")))
@@ -89,30 +115,81 @@ def startup(user, t_from, t_to):
     return len([r for r in by_user[user] if t_from <= r[0] <= t_to])
 
 
-n_ours = len(ours_ends) - 1
-ours_req, ours_verbs = per_cycle("bench-ours", ours_ends[0], ours_ends[-1], n_ours)
+def startup_verbs(user, t_from, t_to):
+    return Counter(f"{r[1]} {r[2]}" for r in by_user[user] if t_from <= r[0] <= t_to)
+
+
+def steady(durations):
+    return statistics.median(durations[1:]) if len(durations) > 1 else durations[0]
+
+
+for r in runs.values():
+    n = len(r["ends"]) - 1
+    r["req"], r["verbs"] = per_cycle("bench-ours", r["ends"][0], r["ends"][-1], n)
+    r["n"] = n
+    r["steady"] = steady(r["durations"])
+    r["startup"] = startup("bench-ours", r["start"], r["ends"][0])
+    r["startup_verbs"] = startup_verbs("bench-ours", r["start"], r["ends"][0])
 n_up = len(ends) - 1
 up_req, up_verbs = per_cycle("bench-upstream", ends[0], ends[-1], n_up)
+steady_up = steady(up_durations)
+up_startup = startup("bench-upstream", up_start, ends[0])
+up_startup_verbs = startup_verbs("bench-upstream", up_start, ends[0])
 
-steady_ours = statistics.median(ours_durations[1:]) if len(ours_durations) > 1 else ours_durations[0]
-steady_up = statistics.median(up_durations[1:]) if len(up_durations) > 1 else up_durations[0]
 
+def mib(kb):
+    return f"{kb / 1024:.0f} MiB" if kb is not None else "n/a"
+
+
+def ratio(a, b):
+    return f"{a / b:.3f}" if a is not None and b else ""
+
+
+names = [f"ours ({m})" if m else "ours" for m in modes]
 print("## Side by side (one session, same cluster, one after the other)\n")
 print(f"Cluster load (gencluster --apply, until every pod ran and statuses were patched): {load_s:.0f} s\n")
-print("| | ours | upstream v0.36.0 | ours / upstream | target |")
-print("|---|---|---|---|---|")
-print(f"| time to first completed cycle | {ours_first:.2f} s | {up_first:.2f} s | {ours_first / up_first:.2f} | |")
-print(f"| steady-state cycle (median of {len(ours_durations) - 1} / {len(up_durations) - 1}) | {steady_ours:.3f} s | {steady_up:.3f} s | {steady_ours / steady_up:.3f} | <= 0.2 |")
-print(f"| peak RSS (VmHWM) | {ours_rss / 1024:.0f} MiB | {up_rss / 1024:.0f} MiB | {ours_rss / up_rss:.3f} | <= 0.333 |")
-print(f"| API requests per steady-state cycle | {ours_req:.1f} | {up_req:.1f} | | |")
-print(f"| API requests before the first cycle ended | {startup('bench-ours', ours_start, ours_ends[0])} | "
-      f"{startup('bench-upstream', up_start, ends[0])} | | |")
+print("| | " + " | ".join(names) + " | upstream v0.36.0 | " + " | ".join(f"{n} / upstream" for n in names) + " |")
+print("|---|" + "---|" * (2 * len(modes) + 1))
+
+
+def row(label, ours_vals, up_val, fmt, ratio_of=None):
+    cells = [fmt(v) for v in ours_vals] + [fmt(up_val)]
+    cells += [ratio(v, up_val) if ratio_of is None else ratio_of(v) for v in ours_vals]
+    print(f"| {label} | " + " | ".join(cells) + " |")
+
+
+rs = [runs[m] for m in modes]
+row("time to first completed cycle", [r["first"] for r in rs], up_first, lambda v: f"{v:.2f} s")
+row(f"steady-state cycle (median of {rs[-1]['n']} / {n_up})", [r["steady"] for r in rs], steady_up, lambda v: f"{v:.3f} s")
+row("peak RSS until the first completed cycle", [r["startup_rss"] for r in rs], up_startup_rss, mib)
+row("peak RSS (VmHWM, end)", [r["rss"] for r in rs], up_rss, mib)
+row("API requests before the first cycle ended", [r["startup"] for r in rs], up_startup, str)
+row("API requests per steady-state cycle", [r["req"] for r in rs], up_req, lambda v: f"{v:.1f}", lambda v: "")
 print()
-print("Cycle times (s): ours " + ", ".join(f"{d:.3f}" for d in ours_durations)
-      + "; upstream " + ", ".join(f"{d:.3f}" for d in up_durations) + "\n")
-print("Requests per steady-state cycle by verb and resource: ours "
-      + (", ".join(f"{k}: {v / n_ours:.1f}" for k, v in sorted(ours_verbs.items())) or "none")
+for name, r in zip(names, rs):
+    print(f"Cycle times (s), {name}: " + ", ".join(f"{d:.3f}" for d in r["durations"]) + "  ")
+print("Cycle times (s), upstream: " + ", ".join(f"{d:.3f}" for d in up_durations) + "\n")
+for name, r in zip(names, rs):
+    print(f"Start-up requests, {name}: " + ", ".join(f"{k}: {v}" for k, v in sorted(r["startup_verbs"].items())) + "  ")
+print("Start-up requests, upstream: " + ", ".join(f"{k}: {v}" for k, v in sorted(up_startup_verbs.items())) + "\n")
+print("Requests per steady-state cycle by verb and resource: " + "; ".join(
+    f"{name} " + (", ".join(f"{k}: {v / r['n']:.1f}" for k, v in sorted(r["verbs"].items())) or "none")
+    for name, r in zip(names, rs))
       + "; upstream " + (", ".join(f"{k}: {v / n_up:.1f}" for k, v in sorted(up_verbs.items())) or "none") + "\n")
+hwm = out / "control-plane-hwm-kb.txt"
+if hwm.exists():
+    parts = [line.split() for line in hwm.read_text().splitlines() if line.strip()]
+    print("Control plane peak RSS (VmHWM at the end): " + ", ".join(
+        f"{c} {int(v) / 1024:.0f} MiB" if v.isdigit() else f"{c} n/a" for c, v in parts) + "\n")
+mem = out / "memory.tsv"
+if mem.exists():
+    rows_ = [line.split("\t") for line in mem.read_text().splitlines()[1:]]
+    avail = [int(r[1]) for r in rows_ if len(r) > 1 and r[1].isdigit()]
+    if avail:
+        print(f"Machine MemAvailable during the session: min {min(avail) / 1048576:.1f} GiB, max {max(avail) / 1048576:.1f} GiB\n")
+
+if not (out / "ours-plan.json").exists():
+    sys.exit(0)
 
 # --- plans -----------------------------------------------------------------------
 plan = json.loads(read("ours-plan.json"))

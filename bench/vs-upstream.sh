@@ -9,10 +9,11 @@
 #   - steady-state cycle time: the median of the cycles after the first,
 #     from log timestamps (ours: "run starting" to "run completed"; upstream:
 #     "Resetting pod evictor counters" to "Number of evictions", -v=3);
-#   - peak RSS (VmHWM from /proc/PID/status, at the end);
+#   - peak RSS (VmHWM from /proc/PID/status) until the first completed cycle
+#     (start-up) and at the end;
 #   - API requests per steady-state cycle, from the apiserver's audit log,
 #     which records the requests of each one's own user (bench-ours,
-#     bench-upstream); watches are counted when they start.
+#     bench-upstream); one per request (auditID), a watch when it starts.
 #
 # and the two plans: ours from `descheduler simulate` on a dump of the live
 # cluster taken just before our run (the operator's status lists only 100
@@ -26,11 +27,20 @@
 # the dump (compare.py reports any pod that changed). bench/explain.py then
 # attributes every pod only one side evicts to a cause (explain.md).
 #
-# Environment: NODES (500), SEED (1), CYCLES (6), INTERVAL (10s), OUT
+# Environment: NODES (500), PODS_PER_NODE (30), SEED (1), CYCLES (6), INTERVAL (10s), OUT
 # (.cache/bench/vs-upstream), KEEP_CLUSTER=1 to leave the cluster up,
 # REUSE_CLUSTER=1 to measure on the cluster a previous KEEP_CLUSTER=1 run left,
 # OURS_BIN to measure a prebuilt descheduler binary instead of building the
-# working tree.
+# working tree, OURS_MODES ("paged auto": ours runs once per
+# --initial-list mode, one after the other; the last one's status is kept;
+# "default" passes no --initial-list, for a build from before the flag),
+# PLANS=0 to skip the dump, the plans and their comparison (at thousands of
+# nodes the dump alone is gigabytes), READY_TIMEOUT (seconds gencluster waits
+# for kwok to run every pod; default 900, raise it past 2,000 nodes).
+#
+# memory.tsv samples, every 5 s from the load on, the machine's MemAvailable
+# and the RSS of etcd, kube-apiserver, kube-controller-manager, kwok and the
+# descheduler running: what limits the cluster size on this machine.
 # Nothing of upstream is committed: its source stays in the Go module cache
 # and its binary in .cache/bin.
 set -euo pipefail
@@ -39,20 +49,50 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "${here}/.." && pwd)"
 cd "${root}"
 NODES="${NODES:-500}"
+PODS_PER_NODE="${PODS_PER_NODE:-30}"
 SEED="${SEED:-1}"
 CYCLES="${CYCLES:-6}"
 INTERVAL="${INTERVAL:-10s}"
+OURS_MODES="${OURS_MODES:-paged auto}"
+PLANS="${PLANS:-1}"
+READY_TIMEOUT="${READY_TIMEOUT:-900}"
 OUT="${OUT:-${root}/.cache/bench/vs-upstream}"
 state="${root}/.cache/bench-cluster"
 kubectl() { "${root}/.cache/bin/kubectl" --kubeconfig "${state}/kubeconfig" "$@"; }
 log() { echo "vs-upstream: $*" >&2; }
 now() { date +%s.%N; }
-# wait_for_cycles LINE LOG PID NAME: until LOG holds CYCLES lines with LINE
-# (each marks a completed cycle); fails if the process exits first.
+vmhwm() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+# wait_for_cycles LINE LOG PID NAME STARTUP_FILE: until LOG holds CYCLES lines
+# with LINE (each marks a completed cycle), writing the process's VmHWM to
+# STARTUP_FILE once the first is there; fails if the process exits first.
 wait_for_cycles() {
-  while (($(grep -c "$1" "$2" || true) < CYCLES)); do
+  local n first=0
+  while :; do
+    n="$(grep -c "$1" "$2" || true)"
+    if ((n >= 1 && first == 0)); then vmhwm "$3" > "$5"; first=1; fi
+    ((n >= CYCLES)) && break
     kill -0 "$3" 2>/dev/null || { log "$4 exited; see $2"; exit 1; }
     sleep 0.2
+  done
+}
+# The RSS (KiB) of the bench cluster's components and of PID $1 (if any),
+# with the machine's MemAvailable, every 5 s, into memory.tsv.
+sample_memory() {
+  local c pid rss
+  echo -e "time\tmem_available_kb\tetcd\tkube-apiserver\tkube-controller-manager\tkwok\tdescheduler" > "${OUT}/memory.tsv"
+  while :; do
+    local row
+    row="$(date +%s)\t$(awk '/MemAvailable/ {print $2}' /proc/meminfo)"
+    for c in etcd kube-apiserver kube-controller-manager kwok; do
+      pid="$(cat "${state}/pids/${c}.pid" 2>/dev/null || true)"
+      rss="$(awk '/VmRSS/ {print $2}' "/proc/${pid}/status" 2>/dev/null || true)"
+      row+="\t${rss:-}"
+    done
+    pid="$(cat "${OUT}/running.pid" 2>/dev/null || true)"
+    rss=""
+    [[ -n "${pid}" ]] && rss="$(awk '/VmRSS/ {print $2}' "/proc/${pid}/status" 2>/dev/null || true)"
+    echo -e "${row}\t${rss}" >> "${OUT}/memory.tsv"
+    sleep 5
   done
 }
 
@@ -70,6 +110,7 @@ else
 fi
 
 cleanup() {
+  [[ -n "${sampler_pid:-}" ]] && kill "${sampler_pid}" 2>/dev/null || true
   [[ -n "${ours_pid:-}" ]] && kill "${ours_pid}" 2>/dev/null || true
   [[ -n "${up_pid:-}" ]] && kill "${up_pid}" 2>/dev/null || true
   [[ "${KEEP_CLUSTER:-}" == 1 ]] || "${here}/cluster.sh" down >/dev/null 2>&1 || true
@@ -79,19 +120,23 @@ if [[ "${REUSE_CLUSTER:-}" == 1 && -f "${state}/kubeconfig" ]]; then
   log "reusing the loaded cluster (REUSE_CLUSTER=1)"
   load_s=nan
 else
-  log "fresh cluster, ${NODES} nodes x 30 pods (seed ${SEED})"
+  log "fresh cluster, ${NODES} nodes x ${PODS_PER_NODE} pods (seed ${SEED})"
   "${here}/cluster.sh" down >/dev/null 2>&1 || true
   "${here}/cluster.sh" up >&2
+  sample_memory & sampler_pid=$!
   t0="$(now)"
-  target/release/examples/gencluster --nodes "${NODES}" --seed "${SEED}" --apply \
-    --kubeconfig "${state}/kubeconfig" 2> "${OUT}/load.log"
+  target/release/examples/gencluster --nodes "${NODES}" --pods-per-node "${PODS_PER_NODE}" --seed "${SEED}" --apply \
+    --ready-timeout "${READY_TIMEOUT}" --kubeconfig "${state}/kubeconfig" 2> "${OUT}/load.log"
   load_s="$(echo "$(now) - ${t0}" | bc)"
   log "loaded in ${load_s}s (details: ${OUT}/load.log)"
 fi
+[[ -n "${sampler_pid:-}" ]] || { sample_memory & sampler_pid=$!; }
 t0="$(now)"
 while :; do
-  jobs_running="$(kubectl get pods -A --field-selector=status.phase=Running \
-    -o jsonpath='{range .items[*]}{.metadata.ownerReferences[0].kind}{"\n"}{end}' | grep -c '^Job$' || true)"
+  # Job pods only (they carry job-name), filtered by the server: a list of
+  # every running pod is too big at thousands of nodes.
+  jobs_running="$(kubectl get pods -A -l job-name --field-selector=status.phase=Running \
+    --no-headers -o name | wc -l)"
   ((jobs_running == 0)) && break
   log "waiting for kwok to complete ${jobs_running} running Job pods"
   sleep 10
@@ -101,33 +146,42 @@ kubectl apply -f crds/deschedulerpolicies.descheduler.dev.yaml >/dev/null
 kubectl wait --for condition=established --timeout=60s crd/deschedulerpolicies.descheduler.dev >/dev/null
 audit="${state}/logs/audit.log"
 
-vmhwm() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
-
 # --- ours ------------------------------------------------------------------------
-log "dumping the cluster for our plan"
-kubectl get nodes,pods,poddisruptionbudgets,priorityclasses,namespaces -A -o json > "${OUT}/cluster.json"
+if [[ "${PLANS}" == 1 ]]; then
+  log "dumping the cluster for our plan"
+  kubectl get nodes,pods,poddisruptionbudgets,priorityclasses,namespaces -A -o json > "${OUT}/cluster.json"
+fi
 date -u +%Y-%m-%dT%H:%M:%SZ > "${OUT}/dump-time.txt"
-log "ours: descheduler run, dry run, interval ${INTERVAL}"
 # Ours is upstream's policy converted, as a user coming from upstream would
 # do it, switched to a dry run.
 "${OURS_BIN}" convert bench/policies/upstream.yaml --interval "${INTERVAL}" 2>"${OUT}/convert-notes.txt" \
   | sed 's/^spec:$/spec:\n  dryRun: true/' > "${OUT}/ours-policy.yaml"
-kubectl apply -f "${OUT}/ours-policy.yaml" >/dev/null
-now > "${OUT}/ours-start.txt"
-KUBECONFIG="${state}/ours.kubeconfig" RUST_LOG=info "${OURS_BIN}" run \
-  --metrics-bind-address 127.0.0.1:0 \
-  > "${OUT}/ours.log" 2>&1 &
-ours_pid=$!
-# Its log, not its status, tells when runs complete: polling the status with
-# kubectl on a busy machine missed runs, and costs CPU during the measurement.
-wait_for_cycles "run completed" "${OUT}/ours.log" "${ours_pid}" ours
-ours_rss="$(vmhwm "${ours_pid}")"
-kubectl get dsp bench -o json > "${OUT}/ours-status.json"
-kill "${ours_pid}"; wait "${ours_pid}" 2>/dev/null || true; ours_pid=""
-echo "${ours_rss}" > "${OUT}/ours-rss-kb.txt"
-kubectl delete dsp bench >/dev/null
-"${OURS_BIN}" simulate --policy "${OUT}/ours-policy.yaml" --cluster "${OUT}/cluster.json" \
-  --now "$(cat "${OUT}/dump-time.txt")" --output json > "${OUT}/ours-plan.json"
+echo "${OURS_MODES}" > "${OUT}/ours-modes.txt"
+for mode in ${OURS_MODES}; do
+  log "ours (--initial-list ${mode}): descheduler run, dry run, interval ${INTERVAL}"
+  kubectl apply -f "${OUT}/ours-policy.yaml" >/dev/null
+  now > "${OUT}/ours-${mode}-start.txt"
+  # "default": no --initial-list (a build from before it existed).
+  flag=(--initial-list "${mode}")
+  [[ "${mode}" == default ]] && flag=()
+  KUBECONFIG="${state}/ours.kubeconfig" RUST_LOG=info "${OURS_BIN}" run \
+    --metrics-bind-address 127.0.0.1:0 "${flag[@]}" \
+    > "${OUT}/ours-${mode}.log" 2>&1 &
+  ours_pid=$!
+  echo "${ours_pid}" > "${OUT}/running.pid"
+  # Its log, not its status, tells when runs complete: polling the status with
+  # kubectl on a busy machine missed runs, and costs CPU during the measurement.
+  wait_for_cycles "run completed" "${OUT}/ours-${mode}.log" "${ours_pid}" ours "${OUT}/ours-${mode}-startup-rss-kb.txt"
+  vmhwm "${ours_pid}" > "${OUT}/ours-${mode}-rss-kb.txt"
+  kubectl get dsp bench -o json > "${OUT}/ours-status.json"
+  kill "${ours_pid}"; wait "${ours_pid}" 2>/dev/null || true; ours_pid=""
+  rm -f "${OUT}/running.pid"
+  kubectl delete dsp bench >/dev/null
+done
+if [[ "${PLANS}" == 1 ]]; then
+  "${OURS_BIN}" simulate --policy "${OUT}/ours-policy.yaml" --cluster "${OUT}/cluster.json" \
+    --now "$(cat "${OUT}/dump-time.txt")" --output json > "${OUT}/ours-plan.json"
+fi
 
 # --- upstream --------------------------------------------------------------------
 log "upstream: descheduler-upstream --dry-run, interval ${INTERVAL}"
@@ -137,13 +191,21 @@ echo "${t_start}" > "${OUT}/upstream-start.txt"
   --policy-config-file bench/policies/upstream.yaml --descheduling-interval "${INTERVAL}" \
   --dry-run --secure-port 0 -v=3 > "${OUT}/upstream.log" 2>&1 &
 up_pid=$!
-wait_for_cycles "Number of evictions/requests" "${OUT}/upstream.log" "${up_pid}" upstream
+echo "${up_pid}" > "${OUT}/running.pid"
+wait_for_cycles "Number of evictions/requests" "${OUT}/upstream.log" "${up_pid}" upstream "${OUT}/upstream-startup-rss-kb.txt"
 up_rss="$(vmhwm "${up_pid}")"
 kill "${up_pid}"; wait "${up_pid}" 2>/dev/null || true; up_pid=""
+rm -f "${OUT}/running.pid"
 echo "${up_rss}" > "${OUT}/upstream-rss-kb.txt"
+for c in etcd kube-apiserver kube-controller-manager kwok; do
+  pid="$(cat "${state}/pids/${c}.pid" 2>/dev/null || true)"
+  echo "${c} $(vmhwm "${pid}" 2>/dev/null || echo nan)"
+done > "${OUT}/control-plane-hwm-kb.txt"
 cp "${audit}" "${OUT}/audit.log"
-kubectl get pods -A -o json > "${OUT}/pods-after.json"
+[[ "${PLANS}" == 1 ]] && kubectl get pods -A -o json > "${OUT}/pods-after.json"
 
 python3 "${here}/compare.py" "${OUT}" "${load_s}" | tee "${OUT}/results.md"
-python3 "${here}/explain.py" "${OUT}" > "${OUT}/explain.md"
-log "every differing pod attributed to a cause: ${OUT}/explain.md"
+if [[ "${PLANS}" == 1 ]]; then
+  python3 "${here}/explain.py" "${OUT}" > "${OUT}/explain.md"
+  log "every differing pod attributed to a cause: ${OUT}/explain.md"
+fi

@@ -73,6 +73,9 @@ struct Args {
     /// Requests in flight while creating objects.
     #[arg(long, default_value_t = 48)]
     concurrency: usize,
+    /// With --apply, how long kwok may take to run every bound pod.
+    #[arg(long, default_value_t = 900)]
+    ready_timeout: u64,
 }
 
 #[tokio::main]
@@ -125,7 +128,7 @@ async fn main() -> Result<()> {
             kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
         config.read_timeout = Some(std::time::Duration::from_secs(120));
         let client = kube::Client::try_from(config)?;
-        apply(&client, &cluster, args.concurrency).await?;
+        apply(&client, &cluster, args.concurrency, args.ready_timeout).await?;
     }
     Ok(())
 }
@@ -207,7 +210,12 @@ async fn create_all(
     Ok(uids)
 }
 
-async fn apply(client: &kube::Client, c: &synth::Cluster, concurrency: usize) -> Result<()> {
+async fn apply(
+    client: &kube::Client,
+    c: &synth::Cluster,
+    concurrency: usize,
+    ready_timeout: u64,
+) -> Result<()> {
     let t0 = Instant::now();
     create_all(client, c.namespaces.clone(), concurrency, "namespaces").await?;
     // The pods' service account: the serviceaccount controller makes it too, but
@@ -341,23 +349,32 @@ async fn apply(client: &kube::Client, c: &synth::Cluster, concurrency: usize) ->
     let t = Instant::now();
     let all: Api<k8s_openapi::api::core::v1::Pod> = Api::all(client.clone());
     loop {
-        let list = all.list(&ListParams::default()).await?;
-        let waiting = list
-            .items
-            .iter()
-            .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some())
-            .filter(|p| {
-                p.status
-                    .as_ref()
-                    .and_then(|s| s.phase.as_deref())
-                    .is_none_or(|ph| ph == "Pending")
-            })
-            .count();
+        // Page by page: at 150,000 pods one list would be a gigabyte of JSON.
+        let mut waiting = 0;
+        let mut params = ListParams::default().limit(500);
+        loop {
+            let page = all.list(&params).await?;
+            waiting += page
+                .items
+                .iter()
+                .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some())
+                .filter(|p| {
+                    p.status
+                        .as_ref()
+                        .and_then(|s| s.phase.as_deref())
+                        .is_none_or(|ph| ph == "Pending")
+                })
+                .count();
+            match page.metadata.continue_ {
+                Some(token) if !token.is_empty() => params = params.continue_token(&token),
+                _ => break,
+            }
+        }
         if waiting == 0 {
             break;
         }
-        if t.elapsed().as_secs() > 900 {
-            bail!("{waiting} of {bound} bound pods still Pending after 15 minutes");
+        if t.elapsed().as_secs() > ready_timeout {
+            bail!("{waiting} of {bound} bound pods still Pending after {ready_timeout} s");
         }
         eprintln!("gencluster: {waiting} of {bound} bound pods not yet running");
         tokio::time::sleep(std::time::Duration::from_secs(5)).await;
@@ -371,9 +388,18 @@ async fn apply(client: &kube::Client, c: &synth::Cluster, concurrency: usize) ->
     stream::iter(patches.into_iter().map(|(ns, name, patch)| {
         let api: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), &ns);
         async move {
-            api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            match api
+                .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
-                .map(|_| ())
+            {
+                // Gone meanwhile (a Job pod kwok completed and something
+                // deleted): nothing to patch.
+                Err(kube::Error::Api(s)) if s.code == 404 => {
+                    eprintln!("gencluster: pod {ns}/{name} gone before its status patch");
+                    Ok(())
+                }
+                r => r.map(|_| ()),
+            }
         }
     }))
     .buffer_unordered(concurrency)

@@ -127,6 +127,11 @@ pub struct RunArgs {
     /// Only reconcile DeschedulerPolicies whose labels match this selector (to shard policies between operators).
     #[arg(long)]
     pub policy_label_selector: Option<String>,
+    /// How the watch caches fill: `stream` (one watch with sendInitialEvents=true per
+    /// kind), `paged` (lists of 500 objects, then a watch), or `auto`: stream, and list
+    /// in pages from then on if the API server refuses or ignores streaming.
+    #[arg(long, value_enum, default_value_t = InitialList::Auto, env = "DESCHEDULER_INITIAL_LIST")]
+    pub initial_list: InitialList,
     #[command(flatten)]
     pub prometheus: PrometheusArgs,
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "DESCHEDULER_LOG_FORMAT")]
@@ -163,6 +168,13 @@ impl PrometheusArgs {
             })
             .transpose()
     }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InitialList {
+    Auto,
+    Stream,
+    Paged,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -154,7 +154,7 @@ impl Sink<'_> {
         let path = self.path;
         let location = format!("document 1, items[{index}]");
         let kind = item.get("kind").and_then(Value::as_str).map(str::to_string);
-        slim(kind.as_deref(), &mut item);
+        crate::snapshot::slim::json(kind.as_deref(), &mut item);
         let o = &mut self.objects;
         match kind.as_deref() {
             Some("Node") => typed(path, &location, item)
@@ -238,82 +238,6 @@ impl<'de> serde::de::Visitor<'de> for ItemsSeed<'_, '_> {
     }
 }
 
-/// Drops the parts of Pods and Nodes that nothing in a run reads, before
-/// they become typed objects: k8s-openapi's structs hold every field inline
-/// (a `Volume` takes 3 KiB, a `Container` 2 KiB), so a full Pod takes about
-/// three times its JSON. What stays is everything `snapshot`, `eligibility`,
-/// `nodefit`, the strategies and the report look at: keep it in step with
-/// them.
-fn slim(kind: Option<&str>, item: &mut Value) {
-    fn retain_keys(v: &mut Value, keep: &[&str]) {
-        if let Some(o) = v.as_object_mut() {
-            o.retain(|k, _| keep.contains(&k.as_str()));
-        }
-    }
-    fn each(v: Option<&mut Value>, f: impl Fn(&mut Value)) {
-        if let Some(list) = v.and_then(Value::as_array_mut) {
-            list.iter_mut().for_each(f);
-        }
-    }
-    if let Some(meta) = item.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.remove("managedFields");
-    }
-    match kind {
-        Some("Pod") => {
-            if let Some(spec) = item.get_mut("spec") {
-                let container = |c: &mut Value| {
-                    retain_keys(c, &["name", "image", "resources", "restartPolicy"])
-                };
-                each(spec.get_mut("containers"), container);
-                each(spec.get_mut("initContainers"), container);
-                spec.as_object_mut()
-                    .map(|s| s.remove("ephemeralContainers"));
-                // Only these kinds of volume matter (local storage, PVCs).
-                if let Some(vols) = spec.get_mut("volumes").and_then(Value::as_array_mut) {
-                    let keep = ["name", "emptyDir", "hostPath", "persistentVolumeClaim"];
-                    vols.retain(|v| keep[1..].iter().any(|k| v.get(*k).is_some()));
-                    vols.iter_mut().for_each(|v| retain_keys(v, &keep));
-                }
-            }
-            if let Some(status) = item.get_mut("status") {
-                retain_keys(
-                    status,
-                    &[
-                        "phase",
-                        "reason",
-                        "qosClass",
-                        "startTime",
-                        "conditions",
-                        "containerStatuses",
-                        "initContainerStatuses",
-                    ],
-                );
-                if let Some(conds) = status.get_mut("conditions").and_then(Value::as_array_mut) {
-                    conds.retain(|c| c.get("type").and_then(Value::as_str) == Some("Ready"));
-                }
-                let cs = |c: &mut Value| retain_keys(c, &["name", "restartCount", "state"]);
-                each(status.get_mut("containerStatuses"), cs);
-                each(status.get_mut("initContainerStatuses"), cs);
-            }
-        }
-        Some("Node") => {
-            if let Some(status) = item.get_mut("status").and_then(Value::as_object_mut) {
-                for field in [
-                    "images",
-                    "volumesAttached",
-                    "volumesInUse",
-                    "nodeInfo",
-                    "daemonEndpoints",
-                    "addresses",
-                ] {
-                    status.remove(field);
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
 fn ignored_warnings(
     path: &Path,
     ignored: std::collections::BTreeMap<String, usize>,
@@ -349,7 +273,7 @@ pub fn parse_cluster(path: &Path, text: &str) -> Result<Dump, InputError> {
         };
         for (location, mut item) in items {
             let kind = item.get("kind").and_then(Value::as_str).map(str::to_string);
-            slim(kind.as_deref(), &mut item);
+            crate::snapshot::slim::json(kind.as_deref(), &mut item);
             match kind.as_deref() {
                 Some("Node") => objects.nodes.push(typed(path, &location, item)?),
                 Some("Pod") => objects.pods.push(typed(path, &location, item)?),

@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 
 use crate::api::DeschedulerPolicy;
 use crate::dump::PolicyManifest;
-use crate::snapshot::ClusterObjects;
+use crate::snapshot::{ClusterObjects, slim};
 
 /// Objects per list call: large enough to keep round trips few at 10,000
 /// nodes, small enough not to strain the API server.
@@ -67,7 +67,7 @@ where
         + DeserializeOwned
         + std::fmt::Debug,
 {
-    list_pages(Api::<K>::all(client.clone()), kind).await
+    list_pages(Api::<K>::all(client.clone()), kind, |_| {}).await
 }
 
 async fn list_namespaced_all<K>(
@@ -81,10 +81,15 @@ where
         + DeserializeOwned
         + std::fmt::Debug,
 {
-    list_pages(Api::<K>::all(client.clone()), kind).await
+    list_pages(Api::<K>::all(client.clone()), kind, |_| {}).await
 }
 
-async fn list_pages<K>(api: Api<K>, kind: &'static str) -> Result<Vec<Arc<K>>, LiveError>
+/// Every page of `api`, each object slimmed by `slim` as its page arrives.
+async fn list_pages<K>(
+    api: Api<K>,
+    kind: &'static str,
+    slim: fn(&mut K),
+) -> Result<Vec<Arc<K>>, LiveError>
 where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
 {
@@ -95,7 +100,10 @@ where
             .list(&params)
             .await
             .map_err(|source| LiveError::List { kind, source })?;
-        out.extend(page.items.into_iter().map(Arc::new));
+        out.extend(page.items.into_iter().map(|mut o| {
+            slim(&mut o);
+            Arc::new(o)
+        }));
         match page.metadata.continue_ {
             Some(token) if !token.is_empty() => params = params.continue_token(&token),
             _ => return Ok(out),
@@ -106,8 +114,8 @@ where
 /// Everything a snapshot is built from, as the cluster has it now.
 pub async fn cluster_objects(client: &Client) -> Result<ClusterObjects, LiveError> {
     let (nodes, pods, pdbs, priority_classes, namespaces) = futures::try_join!(
-        list_all::<Node>(client, "nodes"),
-        list_namespaced_all::<Pod>(client, "pods"),
+        list_pages(Api::<Node>::all(client.clone()), "nodes", slim::node),
+        list_pages(Api::<Pod>::all(client.clone()), "pods", slim::pod),
         list_namespaced_all::<PodDisruptionBudget>(client, "poddisruptionbudgets"),
         list_all::<PriorityClass>(client, "priorityclasses"),
         list_all::<Namespace>(client, "namespaces"),

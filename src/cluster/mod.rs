@@ -1,9 +1,11 @@
 //! Cluster state from watch caches: one reflector per kind, synced before the
 //! first run; a run's snapshot is taken from them without any request.
 
+pub mod initial_list;
 pub mod live;
 mod ratelimit;
 
+pub use initial_list::Lists;
 pub use ratelimit::RateLimitLayer;
 
 use std::sync::Arc;
@@ -19,7 +21,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
-use crate::snapshot::{ClusterObjects, Snapshot};
+use crate::snapshot::{ClusterObjects, Snapshot, slim};
 
 /// Read-only caches of the kinds a snapshot needs.
 #[derive(Clone)]
@@ -51,7 +53,12 @@ pub fn relist_change<K>(step: &Result<watcher::Event<K>, watcher::Error>) -> Opt
     }
 }
 
-fn cache<K>(api: Api<K>, prune: fn(&mut K)) -> (Store<K>, Arc<AtomicBool>, Watch)
+fn cache<K>(
+    api: Api<K>,
+    lists: &Lists,
+    limit: Option<std::time::Duration>,
+    prune: fn(&mut K),
+) -> (Store<K>, Arc<AtomicBool>, Watch)
 where
     K: Resource<DynamicType = ()>
         + Clone
@@ -64,7 +71,7 @@ where
     let (reader, writer) = reflector::store();
     let relisting = Arc::new(AtomicBool::new(false));
     let flag = relisting.clone();
-    let stream = watcher(api, watcher::Config::default().any_semantic())
+    let stream = initial_list::watch(api, watcher::Config::default().any_semantic(), lists, limit)
         .default_backoff()
         .map(move |step| {
             if let Some(on) = relist_change(&step) {
@@ -94,25 +101,29 @@ fn drop_managed_fields<K: ResourceExt>(obj: &mut K) {
 
 impl Caches {
     /// Starts the watches; the returned futures must be polled (spawned) for the caches to fill.
-    pub fn start(client: &Client) -> (Self, Vec<Watch>) {
-        let (nodes, r1, w1) = cache(Api::<Node>::all(client.clone()), drop_managed_fields);
-        let (pods, r2, w2) = cache(Api::<Pod>::all(client.clone()), |p: &mut Pod| {
-            // Pods are the bulk of the cache: keep only what the engine reads.
-            p.managed_fields_mut().clear();
-            if let Some(a) = p.metadata.annotations.as_mut() {
-                a.remove("kubectl.kubernetes.io/last-applied-configuration");
-            }
-        });
+    pub fn start(client: &Client, lists: &Lists) -> (Self, Vec<Watch>) {
+        // Pods are the bulk of the cache: keep only what a run reads.
+        let (nodes, r1, w1) = cache(Api::<Node>::all(client.clone()), lists, None, slim::node);
+        let (pods, r2, w2) = cache(Api::<Pod>::all(client.clone()), lists, None, slim::pod);
         let (pdbs, r3, w3) = cache(
             Api::<PodDisruptionBudget>::all(client.clone()),
+            lists,
+            None,
             drop_managed_fields,
         );
         let (priority_classes, r4, w4) = cache(
             Api::<PriorityClass>::all(client.clone()),
+            lists,
+            None,
             drop_managed_fields,
         );
-        let (namespaces, r5, w5) =
-            cache(Api::<Namespace>::all(client.clone()), drop_managed_fields);
+        let (namespaces, r5, w5) = cache(
+            Api::<Namespace>::all(client.clone()),
+            lists,
+            // The namespaces' list tells a server that ignores streaming.
+            Some(initial_list::END_LIMIT),
+            drop_managed_fields,
+        );
         (
             Self {
                 nodes,

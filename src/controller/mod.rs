@@ -15,14 +15,14 @@ use governor::{Quota, RateLimiter};
 use kube::client::ClientBuilder;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client};
 use prometheus_client::registry::Registry;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::DeschedulerPolicy;
 use crate::cli::RunArgs;
-use crate::cluster::{Caches, RateLimitLayer, Ready};
+use crate::cluster::{Caches, Lists, RateLimitLayer, Ready, initial_list};
 use crate::metrics::Metrics;
 use runner::Runner;
 use schedule::Decision;
@@ -218,7 +218,8 @@ pub async fn run(args: RunArgs) -> Result<(), OperatorError> {
         ))
     };
 
-    let (caches, watches) = Caches::start(&client);
+    let lists = Lists::new(args.initial_list);
+    let (caches, watches) = Caches::start(&client, &lists);
     for w in watches {
         tokio::spawn(w);
     }
@@ -244,7 +245,17 @@ pub async fn run(args: RunArgs) -> Result<(), OperatorError> {
     if let Some(sel) = &args.policy_label_selector {
         config = config.labels(sel);
     }
-    let controller = Controller::new(Api::<DeschedulerPolicy>::all(client.clone()), config);
+    let (reader, writer) = reflector::store();
+    // No backoff here: the controller backs off its trigger streams itself.
+    let policies = initial_list::watch(
+        Api::<DeschedulerPolicy>::all(client.clone()),
+        config,
+        &lists,
+        None,
+    )
+    .reflect(writer)
+    .applied_objects();
+    let controller = Controller::for_stream(policies, reader);
     let recorder = Recorder::new(
         client.clone(),
         Reporter {

@@ -6,6 +6,7 @@ mod label_index;
 mod pdb;
 mod pod;
 pub mod resources;
+pub mod slim;
 mod usage;
 
 use std::collections::{BTreeMap, HashMap};

@@ -15,8 +15,8 @@ pub const ANNOTATION_PREFER_NO_EVICTION: &str =
     "descheduler.alpha.kubernetes.io/prefer-no-eviction";
 /// Set on a workload's pod template by RolloutRestart (SPEC §12); its pods carry it.
 pub const ANNOTATION_RESTARTED_AT: &str = "descheduler.dev/restartedAt";
-const ANNOTATION_MIRROR: &str = "kubernetes.io/config.mirror";
-const ANNOTATION_SOURCE: &str = "kubernetes.io/config.source";
+pub const ANNOTATION_MIRROR: &str = "kubernetes.io/config.mirror";
+pub const ANNOTATION_SOURCE: &str = "kubernetes.io/config.source";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Phase {

@@ -19,6 +19,23 @@
 # `compact` talks to etcd's gRPC gateway (POST /v3/kv/range for the current
 # revision, then /v3/kv/compaction) with curl: etcdctl is not built.
 #
+#   tests/e2e/cluster/apiserver.sh second NAME [FLAG...]
+#                                            # a second kube-apiserver on the
+#                                            # same etcd, with the running
+#                                            # one's flags plus FLAGs; prints
+#                                            # its URL once /readyz answers
+#   tests/e2e/cluster/apiserver.sh second-stop NAME
+#
+# A second API server serves the same cluster (as in a highly available
+# control plane) with different flags, e.g. --feature-gates=WatchList=false,
+# to the one client a test points at it, while every other test and
+# component keeps the first: nothing else is disturbed. It takes its own
+# port, logs to logs/kube-apiserver-NAME.log, writes its audit log to
+# logs/NAME-apiserver-audit.log (not audit*.log: the counts of the other
+# tests stay the first server's) and leaves the `kubernetes` Service's
+# endpoints to the first (--endpoint-reconciler-type=none). Its binary is
+# .cache/bin/kube-apiserver, so cluster-down sweeps it too.
+#
 # Environment: APISERVER_START_TIMEOUT seconds to wait for /readyz (default 60).
 set -euo pipefail
 
@@ -103,8 +120,58 @@ case "${1:-}" in
       -d "{\"revision\":\"${rev}\",\"physical\":true}" >/dev/null
     echo "${rev}"
     ;;
+  second)
+    name="${2:?usage: $0 second NAME [FLAG...]}"
+    shift 2
+    running || { echo "apiserver.sh: the first kube-apiserver is not running" >&2; exit 1; }
+    second_pid="${cluster}/pids/kube-apiserver-${name}.pid"
+    [[ -f "${second_pid}" ]] && alive "$(cat "${second_pid}")" && {
+      echo "apiserver.sh: a second kube-apiserver ${name} already runs" >&2; exit 1; }
+    source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+    take_ports second_port
+    mapfile -d '' first < "/proc/$(cat "${pidfile}")/cmdline"
+    args=()
+    for a in "${first[@]}"; do
+      case "${a}" in
+        --secure-port=*) args+=("--secure-port=${second_port}") ;;
+        --audit-log-path=*) args+=("--audit-log-path=${cluster}/logs/${name}-apiserver-audit.log") ;;
+        --cert-dir=*) args+=("--cert-dir=${DATA_DIR}/kube-apiserver-${name}") ;;
+        *) args+=("${a}") ;;
+      esac
+    done
+    args+=(--endpoint-reconciler-type=none "$@")
+    setsid -f bash -c 'echo $$ > "$1"; shift; exec "$@"' apiserver "${second_pid}" "${args[@]}" \
+      </dev/null >"${cluster}/logs/kube-apiserver-${name}.log" 2>&1
+    url="https://127.0.0.1:${second_port}"
+    deadline=$((SECONDS + timeout))
+    until curl -fsS --max-time 2 --cacert "${pki}/ca.crt" --cert "${pki}/admin.crt" \
+        --key "${pki}/admin.key" "${url}/readyz" >/dev/null 2>&1; do
+      if [[ -f "${second_pid}" ]] && ! alive "$(cat "${second_pid}")"; then
+        echo "apiserver.sh: kube-apiserver ${name} exited (log: ${cluster}/logs/kube-apiserver-${name}.log)" >&2
+        exit 1
+      fi
+      if ((SECONDS >= deadline)); then
+        echo "apiserver.sh: kube-apiserver ${name} not ready after ${timeout}s" >&2
+        exit 1
+      fi
+      sleep 0.2
+    done
+    echo "${url}"
+    ;;
+  second-stop)
+    name="${2:?usage: $0 second-stop NAME}"
+    second_pid="${cluster}/pids/kube-apiserver-${name}.pid"
+    [[ -f "${second_pid}" ]] || exit 0
+    pid="$(cat "${second_pid}")"
+    if alive "${pid}" && [[ "$(readlink "/proc/${pid}/exe" 2>/dev/null)" == "${root}/.cache/bin/kube-apiserver" ]]; then
+      kill -TERM "${pid}"
+      for _ in $(seq 1 150); do alive "${pid}" || break; sleep 0.1; done
+      alive "${pid}" && kill -KILL "${pid}" 2>/dev/null
+    fi
+    rm -f "${second_pid}"
+    ;;
   *)
-    echo "usage: $0 stop|start|compact" >&2
+    echo "usage: $0 stop|start|compact|second NAME [FLAG...]|second-stop NAME" >&2
     exit 2
     ;;
 esac

@@ -25,6 +25,7 @@
 mod approval;
 mod faults;
 mod ha;
+mod initial_list;
 mod lifecycle;
 mod metrics;
 mod placement;

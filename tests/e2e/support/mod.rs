@@ -12,6 +12,8 @@
 
 #![allow(dead_code)] // not every test binary uses every helper
 
+pub mod audit;
+
 use std::collections::BTreeMap;
 use std::fmt::Display;
 use std::future::Future;
