@@ -18,7 +18,16 @@
 # .cache/plans/. Exit 0 when every plan is identical, 1 otherwise.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+usage() { sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+case "${1:-}" in
+  -h|--help) usage; exit 0 ;;
+  '') usage >&2; exit 2 ;;
+esac
 base="$1"
+# A baseline that is not an executable would make every plan "DIFFERENT".
+for b in "${base}" "${2:-${root}/target/release/descheduler}"; do
+  [[ -x "${b}" ]] || { echo "plans-identical.sh: ${b} is not an executable binary" >&2; exit 2; }
+done
 cand="${2:-${root}/target/release/descheduler}"
 gen="${root}/target/release/examples/gencluster"
 work="${root}/.cache/plans"
