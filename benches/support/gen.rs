@@ -1295,28 +1295,48 @@ fn qos_class(spec: &Value) -> &'static str {
 }
 
 impl Cluster {
-    /// The dump `simulate` reads: a `v1` List, as `kubectl get -o json` prints it.
-    pub fn dump_list(&self) -> Value {
-        let items: Vec<Value> = self
-            .namespaces
+    /// Every object of the dump, in its order.
+    fn items(&self) -> impl Iterator<Item = &Value> {
+        self.namespaces
             .iter()
             .chain(&self.priority_classes)
             .chain(&self.nodes)
             .chain(&self.pdbs)
             .chain(&self.pods)
-            .cloned()
-            .collect();
-        json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": items})
     }
 
-    /// Writes the dump indented like `kubectl get -o json`, or `compact` on
-    /// one line (as `kubectl get -o json | jq -c` or a tool would).
+    /// Writes the dump `simulate` reads, a `v1` List, indented like `kubectl
+    /// get -o json`, or `compact` on one line (as `kubectl get -o json | jq
+    /// -c` or a tool would). Serialized from the objects in place: a List
+    /// built as one `Value` first copied every object, which at 10,000 nodes
+    /// (300,000 pods) ran the 24 GiB machine out of memory.
     pub fn write_dump_as(&self, w: impl std::io::Write, compact: bool) -> std::io::Result<()> {
+        struct Items<'a>(&'a Cluster);
+        impl serde::Serialize for Items<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.items())
+            }
+        }
+        // Fields in the order serde_json's sorted maps printed them.
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct List<'a> {
+            api_version: &'static str,
+            items: Items<'a>,
+            kind: &'static str,
+            metadata: Value,
+        }
+        let list = List {
+            api_version: "v1",
+            items: Items(self),
+            kind: "List",
+            metadata: json!({"resourceVersion": ""}),
+        };
         let mut w = std::io::BufWriter::new(w);
         if compact {
-            serde_json::to_writer(&mut w, &self.dump_list())?;
+            serde_json::to_writer(&mut w, &list)?;
         } else {
-            serde_json::to_writer_pretty(&mut w, &self.dump_list())?;
+            serde_json::to_writer_pretty(&mut w, &list)?;
         }
         std::io::Write::write_all(&mut w, b"\n")
     }
