@@ -23,7 +23,7 @@ use kube::Api;
 use serde_json::{Value, json};
 
 use super::{Operator, Scenario, TAINT_KEY, names, start_millis, start_of, uids};
-use crate::support::audit::{audited_kubeconfig, cluster_env};
+use crate::support::audit::{apiserver_sh, audited_kubeconfig, cluster_env};
 use crate::support::{self, PodPlacement, WAIT, state, wait_for};
 
 const TAINTS: &str = "RemovePodsViolatingNodeTaints";
@@ -631,13 +631,13 @@ struct ApiServerStopped {
 impl ApiServerStopped {
     fn stop() -> Self {
         support::set_apiserver_stopped(true);
-        apiserver_sh("stop");
+        apiserver_sh(&["stop"]);
         ApiServerStopped { started: false }
     }
 
     /// Starts it with the same flags and waits until it is ready.
     fn start(mut self) {
-        apiserver_sh("start");
+        apiserver_sh(&["start"]);
         self.started = true;
         support::set_apiserver_stopped(false);
     }
@@ -646,26 +646,10 @@ impl ApiServerStopped {
 impl Drop for ApiServerStopped {
     fn drop(&mut self) {
         if !self.started {
-            apiserver_sh("start");
+            apiserver_sh(&["start"]);
             support::set_apiserver_stopped(false);
         }
     }
-}
-
-/// Runs `tests/e2e/cluster/apiserver.sh <what>`; its stdout.
-fn apiserver_sh(what: &str) -> String {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/cluster/apiserver.sh");
-    let out = std::process::Command::new(&script)
-        .arg(what)
-        .output()
-        .unwrap_or_else(|e| panic!("running {} {what}: {e}", script.display()));
-    assert!(
-        out.status.success(),
-        "{} {what}: {}",
-        script.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// How long the controllers may take to work again after an API server
@@ -793,7 +777,7 @@ async fn an_expired_watch_is_listed_again_and_the_run_plans_from_fresh_state() {
         json!({"interval": "1h", "strategies": {TAINTS: {}}}),
     )
     .await;
-    let revision = apiserver_sh("compact");
+    let revision = apiserver_sh(&["compact"]);
     eprintln!("compacted etcd at revision {revision}");
     drop(paused);
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{Operator, Scenario};
-use crate::support::audit::{self, audited_kubeconfig, cluster_env};
+use crate::support::audit::{self, apiserver_sh, audited_kubeconfig, cluster_env};
 use crate::support::{WAIT, wait_for};
 
 /// The kinds the operator watches, as the audit log names their resources.
@@ -184,22 +184,6 @@ impl Drop for SecondApiServer {
     fn drop(&mut self) {
         apiserver_sh(&["second-stop", &self.name]);
     }
-}
-
-fn apiserver_sh(args: &[&str]) -> String {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/cluster/apiserver.sh");
-    let out = std::process::Command::new(&script)
-        .args(args)
-        .env("APISERVER_START_TIMEOUT", "90")
-        .output()
-        .unwrap_or_else(|e| panic!("running {} {args:?}: {e}", script.display()));
-    assert!(
-        out.status.success(),
-        "{} {args:?}: {}",
-        script.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 #[tokio::test]

@@ -122,3 +122,22 @@ pub fn events(files: &[PathBuf]) -> Vec<Value> {
 pub fn logs_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/cluster/logs")
 }
+
+/// Runs `tests/e2e/cluster/apiserver.sh ARGS...` (stop, start, compact, a
+/// second API server); its stdout.
+pub fn apiserver_sh(args: &[&str]) -> String {
+    let script =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/cluster/apiserver.sh");
+    let out = std::process::Command::new(&script)
+        .args(args)
+        .env("APISERVER_START_TIMEOUT", "90")
+        .output()
+        .unwrap_or_else(|e| panic!("running {} {args:?}: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "{} {args:?}: {}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
