@@ -4,6 +4,7 @@
 //! [`LabelIndex`] finds the pods carrying a label.
 
 use std::cell::RefCell;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::rc::Rc;
 
 use foldhash::HashMap;
@@ -29,7 +30,7 @@ impl Slot {
     }
 }
 
-const NONE: u32 = u32::MAX;
+pub(crate) const NONE: u32 = u32::MAX;
 
 /// The domains of one topology key: each node's value, numbered.
 #[derive(Debug)]
@@ -134,6 +135,72 @@ impl Scope<'_> {
             Scope::Term(t) => t.contains(snap, ns),
         }
     }
+
+    fn hash_into(&self, h: &mut impl Hasher) {
+        match self {
+            Scope::Namespace(ns) => {
+                0u8.hash(h);
+                ns.hash(h);
+            }
+            Scope::Term(t) => {
+                1u8.hash(h);
+                t.hash(h);
+            }
+        }
+    }
+}
+
+/// A [`Scope`], owned.
+enum OwnedScope {
+    Namespace(String),
+    Term(NsScope),
+}
+
+impl OwnedScope {
+    fn new(scope: Scope<'_>) -> Self {
+        match scope {
+            Scope::Namespace(ns) => Self::Namespace(ns.to_string()),
+            Scope::Term(t) => Self::Term(t.clone()),
+        }
+    }
+
+    fn is(&self, scope: Scope<'_>) -> bool {
+        match (self, scope) {
+            (Self::Namespace(a), Scope::Namespace(b)) => a == b,
+            (Self::Term(a), Scope::Term(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// The snapshot pods one query of [`Model::for_each_match`] selects,
+/// whether or not the scheduler sees them now: a pod's namespace and labels
+/// never change, only where it is bound, and each cycle that asks again (the
+/// spreading and affinity counts of every pod of a workload ask the same)
+/// visits only these instead of matching labels. Replacements are few and
+/// matched as they are asked for.
+struct Matches {
+    scope: OwnedScope,
+    selector: Selector,
+    slots: Vec<Slot>,
+}
+
+/// Which slots a scan visits.
+#[derive(Clone, Copy)]
+enum Part {
+    Snapshot,
+    Replacements,
+}
+
+/// [`Matches`] by the hash of their query.
+#[derive(Default)]
+pub(crate) struct MatchCache(RefCell<HashMap<u64, Vec<Rc<Matches>>>>);
+
+fn query_hash(scope: Scope<'_>, selector: &Selector) -> u64 {
+    let mut h = foldhash::fast::FixedState::default().build_hasher();
+    scope.hash_into(&mut h);
+    selector.hash(&mut h);
+    h.finish()
 }
 
 impl<'s> Model<'s> {
@@ -147,23 +214,20 @@ impl<'s> Model<'s> {
 
     /// Where the slot's pod is bound, None when the scheduler would not see
     /// it: evicted, Succeeded or Failed, or not bound to a known node.
+    #[inline]
     pub(crate) fn slot_node(&self, s: Slot) -> Option<NodeId> {
-        let i = s.0 as usize;
-        match i.checked_sub(self.snap.pods.len()) {
-            None => self.live_node(PodId::from_index(i)),
-            Some(r) => Some(self.replacements[r].1),
-        }
+        let n = self.slot_nodes[s.0 as usize];
+        (n != NONE).then(|| NodeId::from_index(n as usize))
     }
 
     /// A replacement is a new pod: never terminating.
+    #[inline]
     pub(crate) fn slot_terminating(&self, s: Slot) -> bool {
-        (s.0 as usize) < self.snap.pods.len() && self.snap.pod(self.slot_pod(s)).terminating
+        self.terminating.get(s.0 as usize).copied().unwrap_or(false)
     }
 
     pub(crate) fn live_node(&self, p: PodId) -> Option<NodeId> {
-        let pod = self.snap.pod(p);
-        pod.node
-            .filter(|_| !self.removed[p] && !pod.phase.is_terminal())
+        self.slot_node(Slot::pod(p))
     }
 
     /// Every namespace that has pods or a Namespace object, sorted.
@@ -184,30 +248,70 @@ impl<'s> Model<'s> {
     }
 
     /// The slots of pods the scheduler sees, in `scope`, that `selector`
-    /// matches, with their nodes (terminating pods included).
+    /// matches, with their nodes (terminating pods included), in no
+    /// particular order.
     pub(crate) fn for_each_match(
         &self,
         scope: Scope<'_>,
         selector: &Selector,
         mut f: impl FnMut(Slot, &'s PodInfo, NodeId),
     ) {
-        let snap = self.snap;
         let mut visit = |slot: Slot| {
-            let Some(node) = self.slot_node(slot) else {
-                return;
-            };
-            let pod = snap.pod(self.slot_pod(slot));
-            if scope.contains(snap, &pod.namespace) && selector.matches(pod.labels()) {
-                f(slot, pod, node);
+            if let Some(node) = self.slot_node(slot) {
+                f(slot, self.snap.pod(self.slot_pod(slot)), node);
             }
         };
+        for &slot in &self.snapshot_matches(scope, selector).slots {
+            visit(slot);
+        }
+        self.scan(scope, selector, Part::Replacements, visit);
+    }
+
+    /// The query's [`Matches`], found on first use.
+    fn snapshot_matches(&self, scope: Scope<'_>, selector: &Selector) -> Rc<Matches> {
+        let hash = query_hash(scope, selector);
+        if let Some(m) = self.match_cache.0.borrow().get(&hash).and_then(|bucket| {
+            bucket
+                .iter()
+                .find(|m| m.selector == *selector && m.scope.is(scope))
+        }) {
+            return m.clone();
+        }
+        let mut slots = Vec::new();
+        self.scan(scope, selector, Part::Snapshot, |slot| slots.push(slot));
+        let m = Rc::new(Matches {
+            scope: OwnedScope::new(scope),
+            selector: selector.clone(),
+            slots,
+        });
+        let mut cache = self.match_cache.0.borrow_mut();
+        cache.entry(hash).or_default().push(m.clone());
+        m
+    }
+
+    /// Every slot of `part` in `scope` that `selector` matches, bound or not.
+    fn scan(&self, scope: Scope<'_>, selector: &Selector, part: Part, mut f: impl FnMut(Slot)) {
+        let snap = self.snap;
+        let mut visit = |slot: Slot| {
+            let pod = snap.pod(self.slot_pod(slot));
+            if scope.contains(snap, &pod.namespace) && selector.matches(pod.labels()) {
+                f(slot);
+            }
+        };
+        let first_replacement = Slot::new(snap.pods.len());
         if let Some((key, values)) = selector.required_values() {
             let mut from_ns = |ns: &str| {
                 self.with_values(key, ns, |by_value| {
                     for v in values {
-                        for &slot in by_value.get(v.as_str()).into_iter().flatten() {
-                            visit(slot);
-                        }
+                        let list = by_value.get(v.as_str()).map_or(&[][..], Vec::as_slice);
+                        // Snapshot pods first, in slot order; replacements after.
+                        let split = list.partition_point(|s| s.0 < first_replacement.0);
+                        let (snapshot, placed) = list.split_at(split);
+                        let slots = match part {
+                            Part::Snapshot => snapshot,
+                            Part::Replacements => placed,
+                        };
+                        slots.iter().for_each(|&slot| visit(slot));
                     }
                 })
             };
@@ -228,11 +332,17 @@ impl<'s> Model<'s> {
             },
         };
         for ns in names {
-            for &p in snap.pods_in_namespace(ns) {
-                visit(Slot::pod(p));
-            }
-            for &slot in self.replacements_by_ns.get(ns).into_iter().flatten() {
-                visit(slot);
+            match part {
+                Part::Snapshot => snap
+                    .pods_in_namespace(ns)
+                    .iter()
+                    .for_each(|&p| visit(Slot::pod(p))),
+                Part::Replacements => self
+                    .replacements_by_ns
+                    .get(ns)
+                    .into_iter()
+                    .flatten()
+                    .for_each(|&slot| visit(slot)),
             }
         }
     }

@@ -94,11 +94,13 @@ use std::rc::Rc;
 
 use foldhash::HashMap;
 
-use crate::snapshot::{NodeId, NodeInfo, OwnerRef, PerNode, PerPod, PodId, Resources, Snapshot};
+use crate::snapshot::{
+    Id, NodeId, NodeInfo, OwnerRef, PerNode, PerPod, PodId, Resources, Snapshot,
+};
 use affinity::{AffinityCycle, Existing};
-use index::{Keys, LabelIndex, Slot};
+use index::{Keys, LabelIndex, MatchCache, NONE, Slot};
 use nodes::{AFFINITY, NodeContext, READY, SCHEDULABLE, Statics, StaticsCache, TAINTS};
-use profile::{HostPort, Profile, host_ports, nonzero};
+use profile::{HostPort, Profile, host_ports};
 use spread::{EligibilityCache, SpreadCycle};
 
 /// Every static filter passes.
@@ -206,10 +208,14 @@ pub struct Model<'s> {
     nodes: PerNode<NodeState>,
     /// `Free::of` each node's state, kept in step with `nodes`.
     free: PerNode<Free>,
-    /// Each pod's cpu and memory as LeastAllocated counts them: read on
-    /// every remove, bind and cycle, and costly to derive from the spec.
-    nonzero: PerPod<(i64, i64)>,
     removed: PerPod<bool>,
+    /// Where each slot (a snapshot pod, then each replacement) is bound, as
+    /// the scheduler sees it ([`Model::slot_node`]); `index::NONE` for none.
+    /// Dense: the spreading and affinity counts read it for every pod they
+    /// count, and reaching each pod's own record costs a cache miss.
+    slot_nodes: Vec<u32>,
+    /// Deletion requested, per snapshot pod (dense, as `slot_nodes`).
+    terminating: Vec<bool>,
     /// Placed replacements: (the evicted pod, its node); slot = pods + index.
     replacements: Vec<(PodId, NodeId)>,
     replacements_by_owner: HashMap<OwnerRef, Vec<Slot>>,
@@ -222,6 +228,7 @@ pub struct Model<'s> {
     existing: Existing,
     keys: Keys,
     labels: RefCell<LabelIndex<'s>>,
+    match_cache: MatchCache,
     statics: RefCell<StaticsCache>,
     eligibility: EligibilityCache,
     namespaces: OnceCell<Vec<String>>,
@@ -248,12 +255,11 @@ impl<'s> Model<'s> {
             .map(|(id, n)| NodeState::new(n, snap.node_usage(id)))
             .collect();
         let mut ports = PerNode::filled(snap.nodes.len(), Vec::new());
-        let nonzero: PerPod<(i64, i64)> = snap.pods.values().map(nonzero).collect();
         for (id, p) in snap.pods.iter() {
-            let Some(n) = p.node.filter(|_| !p.phase.is_terminal()) else {
+            let Some(n) = bound_to(p) else {
                 continue;
             };
-            let (cpu, mem) = nonzero[id];
+            let (cpu, mem) = p.nonzero_requests;
             nodes[n].nz_cpu += cpu;
             nodes[n].nz_mem += mem;
             for hp in host_ports(p.spec()) {
@@ -261,12 +267,18 @@ impl<'s> Model<'s> {
             }
         }
         let free = nodes.values().map(Free::of).collect();
+        let slot_nodes = snap
+            .pods
+            .values()
+            .map(|p| bound_to(p).map_or(NONE, |n| n.index() as u32))
+            .collect();
         let mut m = Self {
             snap,
             nodes,
             free,
-            nonzero,
             removed: PerPod::filled(snap.pods.len(), false),
+            slot_nodes,
+            terminating: snap.pods.values().map(|p| p.terminating).collect(),
             replacements: Vec::new(),
             replacements_by_owner: HashMap::default(),
             replacements_by_ns: HashMap::default(),
@@ -277,6 +289,7 @@ impl<'s> Model<'s> {
             existing: Existing::default(),
             keys: Keys::default(),
             labels: RefCell::default(),
+            match_cache: MatchCache::default(),
             statics: RefCell::default(),
             eligibility: EligibilityCache::default(),
             namespaces: OnceCell::new(),
@@ -298,6 +311,7 @@ impl<'s> Model<'s> {
             return;
         };
         self.removed[pod] = true;
+        self.slot_nodes[pod.index()] = NONE;
         self.account(pod, node, -1);
         self.existing.shift(self.snap, &self.keys, pod, node, -1);
     }
@@ -340,6 +354,7 @@ impl<'s> Model<'s> {
         let node = node?;
         let slot = Slot::new(self.snap.pods.len() + self.replacements.len());
         self.replacements.push((pod, node));
+        self.slot_nodes.push(node.index() as u32);
         let info = self.snap.pod(pod);
         self.account(pod, node, 1);
         for hp in host_ports(info.spec()) {
@@ -377,7 +392,7 @@ impl<'s> Model<'s> {
     }
 
     fn cycle(&self, pod: PodId) -> Cycle<'s> {
-        let prof = Profile::new(self.snap, pod, self.nonzero[pod]);
+        let prof = Profile::new(self.snap, pod);
         let statics = self.statics.borrow_mut().get(&self.ctx, self.snap, pod);
         let affinity = AffinityCycle::new(self, &prof);
         let spread = SpreadCycle::new(self, &prof, &statics);
@@ -407,31 +422,87 @@ impl<'s> Model<'s> {
         let start = self.start % list.len();
         // From `start` round to just before it: no division per node.
         let (before, from) = list.split_at(start);
-        let mut feasible = Vec::with_capacity(want);
-        let mut visited = 0;
-        for &n in from.iter().chain(before) {
-            visited += 1;
-            if self.passes(&cyc, n) {
-                feasible.push(n);
-                if feasible.len() >= want {
-                    break;
-                }
-            }
-        }
+        let (feasible, visited) = if cyc.more_filters || !cyc.prof.pod.requests.other.is_empty() {
+            self.find_feasible(&cyc, [from, before], want)
+        } else {
+            self.find_feasible_plain(&cyc, [from, before], want)
+        };
         let (node, tied) = self.select(&cyc, &feasible);
         (node, visited, tied)
     }
 
-    /// [`Model::check`] passes: the cycle's node loop, the hottest code of
-    /// a plan. Flags, cpu, memory and pod count decide for most pods, read
-    /// densely and without branching on each; the other filters run only
-    /// for pods that have them.
-    #[inline(always)]
-    fn passes(&self, cyc: &Cycle<'_>, n: NodeId) -> bool {
+    /// The first `want` nodes of `lists` that pass every filter, and how
+    /// many nodes were visited to find them. Flags and resources reject most
+    /// of the nodes that fail, unpredictably: each chunk of nodes is first
+    /// narrowed to those that pass them without branching on each, and only
+    /// those run the other filters, in order.
+    fn find_feasible(
+        &self,
+        cyc: &Cycle<'_>,
+        lists: [&[NodeId]; 2],
+        want: usize,
+    ) -> (Vec<NodeId>, usize) {
+        const CHUNK: usize = 64;
         let req = &cyc.prof.pod.requests;
-        (cyc.statics.flags(n) == ALL_STATIC) & self.free[n].fits(req)
-            && (req.other.is_empty() || self.fits_other(req, n))
-            && (!cyc.more_filters || self.more_pass(cyc, n))
+        let flags = cyc.statics.flags.as_slice();
+        let free = self.free.as_slice();
+        let mut feasible = Vec::with_capacity(want);
+        let mut visited = 0;
+        let mut passing = [0u8; CHUNK];
+        for chunk in lists.into_iter().flat_map(|l| l.chunks(CHUNK)) {
+            let mut k = 0;
+            for (j, &n) in chunk.iter().enumerate() {
+                let i = n.index();
+                passing[k] = j as u8;
+                k += usize::from((flags[i] == ALL_STATIC) & free[i].fits(req));
+            }
+            for &j in &passing[..k] {
+                let n = chunk[usize::from(j)];
+                if (req.other.is_empty() || self.fits_other(req, n))
+                    && (!cyc.more_filters || self.more_pass(cyc, n))
+                {
+                    feasible.push(n);
+                    if feasible.len() >= want {
+                        return (feasible, visited + usize::from(j) + 1);
+                    }
+                }
+            }
+            visited += chunk.len();
+        }
+        (feasible, visited)
+    }
+
+    /// [`Model::find_feasible`] for a pod whose only filters are the node's
+    /// flags, cpu, memory and pod count: most pods, in the hottest loop of a
+    /// plan. About a third of the visited nodes pass, unpredictably, so the
+    /// loop does not branch on it: every node is written to the next free
+    /// place, which moves on only when the node passes.
+    fn find_feasible_plain(
+        &self,
+        cyc: &Cycle<'_>,
+        lists: [&[NodeId]; 2],
+        want: usize,
+    ) -> (Vec<NodeId>, usize) {
+        let req = &cyc.prof.pod.requests;
+        let flags = cyc.statics.flags.as_slice();
+        let free = self.free.as_slice();
+        debug_assert!(want > 0, "a cycle over some nodes looks for at least one");
+        let mut found = vec![NodeId::from_index(0); want + 1];
+        let (mut k, mut visited) = (0, 0);
+        'lists: for list in lists {
+            for &n in list {
+                visited += 1;
+                let i = n.index();
+                let ok = (flags[i] == ALL_STATIC) & free[i].fits(req);
+                found[k] = n;
+                k += usize::from(ok);
+                if k == want {
+                    break 'lists;
+                }
+            }
+        }
+        found.truncate(k);
+        (found, visited)
     }
 
     /// The filters beyond flags and resources, as [`Model::check`] runs them.
@@ -498,6 +569,12 @@ impl<'s> Model<'s> {
     }
 }
 
+/// The node the snapshot has the pod on, as the scheduler counts it: not
+/// once it has succeeded or failed.
+fn bound_to(p: &crate::snapshot::PodInfo) -> Option<NodeId> {
+    p.node.filter(|_| !p.phase.is_terminal())
+}
+
 impl Model<'_> {
     /// Undoes [`Model::remove`]: the planner decided not to evict the pod
     /// after all (its replacement would not have helped).
@@ -506,9 +583,10 @@ impl Model<'_> {
             return;
         }
         self.removed[pod] = false;
-        let Some(node) = self.live_node(pod) else {
+        let Some(node) = bound_to(self.snap.pod(pod)) else {
             return;
         };
+        self.slot_nodes[pod.index()] = node.index() as u32;
         self.account(pod, node, 1);
         self.existing.shift(self.snap, &self.keys, pod, node, 1);
     }
@@ -516,8 +594,9 @@ impl Model<'_> {
     /// Adds (`sign` 1) or takes off (-1) the pod's requests on the node,
     /// keeping its `Free` in step.
     fn account(&mut self, pod: PodId, node: NodeId, sign: i64) {
-        let req = &self.snap.pod(pod).requests;
-        let (cpu, mem) = self.nonzero[pod];
+        let info = self.snap.pod(pod);
+        let req = &info.requests;
+        let (cpu, mem) = info.nonzero_requests;
         let st = &mut self.nodes[node];
         if sign > 0 {
             st.used.add(req);

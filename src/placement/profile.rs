@@ -2,24 +2,17 @@
 //! requests (as the filter and as the scores count them), host ports, parsed
 //! inter-pod affinity terms and topology spread constraints.
 
-use k8s_openapi::api::core::v1::{Container, PodAffinityTerm, PodSpec, TopologySpreadConstraint};
+use k8s_openapi::api::core::v1::{PodAffinityTerm, PodSpec, TopologySpreadConstraint};
 
 use crate::selectors::{Labels, Selector};
-use crate::snapshot::resources::{milli_to_units_ceil, parse_quantity_milli};
 use crate::snapshot::{OwnerRef, PodId, PodInfo, Snapshot};
 
 pub(crate) const HOSTNAME: &str = "kubernetes.io/hostname";
 pub(crate) const ZONE: &str = "topology.kubernetes.io/zone";
 
-/// The requests kube-scheduler assumes, for scoring only, for a container
-/// that requests no cpu or memory (`schedutil.DefaultMilliCPURequest`,
-/// `DefaultMemoryRequest`).
-pub(crate) const DEFAULT_CPU: i64 = 100;
-pub(crate) const DEFAULT_MEMORY: i64 = 200 * 1024 * 1024;
-
 /// Which namespaces an affinity term looks in: those it names, plus those
 /// its namespaceSelector matches; the holder's own when it has neither.
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct NsScope {
     names: Vec<String>,
     /// None: no namespaceSelector (or one that does not parse), matching no
@@ -207,79 +200,6 @@ pub(crate) fn host_ports(spec: &PodSpec) -> Vec<HostPort> {
         .collect()
 }
 
-/// A container's cpu (millicores) and memory (bytes) request for scoring:
-/// the request (or, as API defaulting does, the limit), else the defaults.
-fn container_nonzero(c: &Container) -> (i64, i64) {
-    let res = c.resources.as_ref();
-    let get = |name: &str| {
-        let q = res
-            .and_then(|r| r.requests.as_ref())
-            .and_then(|m| m.get(name))
-            .or_else(|| {
-                res.and_then(|r| r.limits.as_ref())
-                    .and_then(|m| m.get(name))
-            })?;
-        Some(parse_quantity_milli(&q.0).unwrap_or(0).max(0))
-    };
-    let cpu = get("cpu").map_or(DEFAULT_CPU, |m| m.min(i64::MAX as i128) as i64);
-    let memory = get("memory").map_or(DEFAULT_MEMORY, |m| {
-        milli_to_units_ceil(m).min(i64::MAX as i128) as i64
-    });
-    (cpu, memory)
-}
-
-fn has_request(c: &Container, name: &str) -> bool {
-    c.resources.as_ref().is_some_and(|r| {
-        r.requests.as_ref().is_some_and(|m| m.contains_key(name))
-            || r.limits.as_ref().is_some_and(|m| m.contains_key(name))
-    })
-}
-
-/// The pod's cpu and memory requests as LeastAllocated counts them
-/// (`NonMissingContainerRequests`): containers without a request count the
-/// defaults; init containers and overhead as for the filter.
-pub(crate) fn nonzero(pod: &PodInfo) -> (i64, i64) {
-    let spec = pod.spec();
-    let inits = spec.init_containers.as_deref().unwrap_or_default();
-    if inits.is_empty() {
-        // The requests already sum the containers and the overhead.
-        let missing = |name| {
-            spec.containers
-                .iter()
-                .filter(|c| !has_request(c, name))
-                .count() as i64
-        };
-        return (
-            pod.requests.cpu + missing("cpu") * DEFAULT_CPU,
-            pod.requests.memory + missing("memory") * DEFAULT_MEMORY,
-        );
-    }
-    let (mut cpu, mut memory) = (0i64, 0i64);
-    for c in &spec.containers {
-        let (c, m) = container_nonzero(c);
-        cpu = cpu.saturating_add(c);
-        memory = memory.saturating_add(m);
-    }
-    let (mut side_cpu, mut side_mem, mut init_cpu, mut init_mem) = (0i64, 0i64, 0i64, 0i64);
-    for c in inits {
-        let (cc, cm) = container_nonzero(c);
-        if c.restart_policy.as_deref() == Some("Always") {
-            side_cpu = side_cpu.saturating_add(cc);
-            side_mem = side_mem.saturating_add(cm);
-            cpu = cpu.saturating_add(cc);
-            memory = memory.saturating_add(cm);
-        } else {
-            init_cpu = init_cpu.max(side_cpu.saturating_add(cc));
-            init_mem = init_mem.max(side_mem.saturating_add(cm));
-        }
-    }
-    let overhead = crate::snapshot::Resources::from_list(spec.overhead.as_ref());
-    (
-        cpu.max(init_cpu).saturating_add(overhead.cpu),
-        memory.max(init_mem).saturating_add(overhead.memory),
-    )
-}
-
 /// The incoming pod, compiled once per scheduling cycle.
 pub(crate) struct Profile<'s> {
     pub pod: &'s PodInfo,
@@ -300,8 +220,7 @@ pub(crate) struct Profile<'s> {
 }
 
 impl<'s> Profile<'s> {
-    /// `nonzero`: the pod's [`nonzero`], which the model keeps per pod.
-    pub(crate) fn new(snap: &'s Snapshot, id: PodId, nonzero: (i64, i64)) -> Self {
+    pub(crate) fn new(snap: &'s Snapshot, id: PodId) -> Self {
         let pod = snap.pod(id);
         let spec = pod.spec();
         let ns = pod.namespace.as_str();
@@ -343,7 +262,7 @@ impl<'s> Profile<'s> {
         let (hard, soft, soft_require_all) = constraints(pod);
         Self {
             pod,
-            nonzero,
+            nonzero: pod.nonzero_requests,
             ports: host_ports(spec),
             required_affinity: required(pa.and_then(|p| {
                 p.required_during_scheduling_ignored_during_execution

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod, PodSpec};
 
 use super::NodeId;
-use super::resources::{Resources, pod_requests};
+use super::resources::{Resources, nonzero_requests, pod_requests};
 use crate::selectors::Labels;
 
 pub const ANNOTATION_EVICT: &str = "descheduler.alpha.kubernetes.io/evict";
@@ -167,6 +167,9 @@ pub struct PodInfo {
     pub node_name: Option<String>,
     pub priority_class_name: Option<String>,
     pub requests: Resources,
+    /// cpu and memory as the scheduler's LeastAllocated score counts them
+    /// ([`nonzero_requests`]).
+    pub nonzero_requests: (i64, i64),
     /// Its Deployment or StatefulSet, if any.
     pub workload: Option<Workload>,
     /// When RolloutRestart last restarted its workload (from the pod's annotation).
@@ -213,6 +216,8 @@ impl PodInfo {
         let node_name = spec
             .and_then(|s| s.node_name.clone())
             .filter(|n| !n.is_empty());
+        let requests = spec.map(pod_requests).unwrap_or_default();
+        let nonzero_requests = nonzero_requests(spec.unwrap_or(&EMPTY_SPEC), &requests);
         let ready = status
             .and_then(|s| s.conditions.as_ref())
             .into_iter()
@@ -230,7 +235,8 @@ impl PodInfo {
                 .and_then(|s| s.qos_class.as_deref())
                 .and_then(parse_qos)
                 .unwrap_or_else(|| spec.map_or(Qos::BestEffort, compute_qos)),
-            requests: spec.map(pod_requests).unwrap_or_default(),
+            requests,
+            nonzero_requests,
             owner,
             created: meta
                 .creation_timestamp

@@ -242,6 +242,89 @@ pub fn pod_requests(spec: &PodSpec) -> Resources {
     total
 }
 
+/// The requests kube-scheduler assumes, for scoring only, for a container
+/// that requests no cpu or memory (`schedutil.DefaultMilliCPURequest`,
+/// `DefaultMemoryRequest`).
+pub const DEFAULT_CPU: i64 = 100;
+pub const DEFAULT_MEMORY: i64 = 200 * 1024 * 1024;
+
+/// A container's cpu (millicores) and memory (bytes) request for scoring:
+/// the request (or, as API defaulting does, the limit), else the defaults.
+fn container_nonzero(c: &Container) -> (i64, i64) {
+    let res = c.resources.as_ref();
+    let get = |name: &str| {
+        let q = res
+            .and_then(|r| r.requests.as_ref())
+            .and_then(|m| m.get(name))
+            .or_else(|| {
+                res.and_then(|r| r.limits.as_ref())
+                    .and_then(|m| m.get(name))
+            })?;
+        Some(parse_quantity_milli(&q.0).unwrap_or(0).max(0))
+    };
+    let cpu = get("cpu").map_or(DEFAULT_CPU, |m| m.min(i64::MAX as i128) as i64);
+    let memory = get("memory").map_or(DEFAULT_MEMORY, |m| {
+        milli_to_units_ceil(m).min(i64::MAX as i128) as i64
+    });
+    (cpu, memory)
+}
+
+fn has_request(c: &Container, name: &str) -> bool {
+    c.resources.as_ref().is_some_and(|r| {
+        r.requests.as_ref().is_some_and(|m| m.contains_key(name))
+            || r.limits.as_ref().is_some_and(|m| m.contains_key(name))
+    })
+}
+
+/// The pod's cpu and memory requests as LeastAllocated counts them
+/// (`NonMissingContainerRequests`): containers without a request count the
+/// defaults; init containers and overhead as for the filter. `requests` is
+/// the spec's [`pod_requests`]. Computed while the snapshot reads the spec:
+/// the placement model needs it for every pod, and walking every pod's
+/// containers again later is a chain of cache misses per pod.
+pub fn nonzero_requests(spec: &PodSpec, requests: &Resources) -> (i64, i64) {
+    let inits = spec.init_containers.as_deref().unwrap_or_default();
+    if inits.is_empty() {
+        // The requests already sum the containers and the overhead.
+        let missing = |name| {
+            spec.containers
+                .iter()
+                .filter(|c| !has_request(c, name))
+                .count() as i64
+        };
+        return (
+            requests.cpu.saturating_add(missing("cpu") * DEFAULT_CPU),
+            requests
+                .memory
+                .saturating_add(missing("memory") * DEFAULT_MEMORY),
+        );
+    }
+    let (mut cpu, mut memory) = (0i64, 0i64);
+    for c in &spec.containers {
+        let (c, m) = container_nonzero(c);
+        cpu = cpu.saturating_add(c);
+        memory = memory.saturating_add(m);
+    }
+    let (mut side_cpu, mut side_mem, mut init_cpu, mut init_mem) = (0i64, 0i64, 0i64, 0i64);
+    for c in inits {
+        let (cc, cm) = container_nonzero(c);
+        if c.restart_policy.as_deref() == Some("Always") {
+            side_cpu = side_cpu.saturating_add(cc);
+            side_mem = side_mem.saturating_add(cm);
+            cpu = cpu.saturating_add(cc);
+            memory = memory.saturating_add(cm);
+        } else {
+            init_cpu = init_cpu.max(side_cpu.saturating_add(cc));
+            init_mem = init_mem.max(side_mem.saturating_add(cm));
+        }
+    }
+    let overhead = Resources::from_list(spec.overhead.as_ref());
+    (
+        cpu.max(init_cpu).saturating_add(overhead.cpu),
+        memory.max(init_mem).saturating_add(overhead.memory),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
