@@ -255,8 +255,14 @@ impl<'s> Model<'s> {
             .map(|(id, n)| NodeState::new(n, snap.node_usage(id)))
             .collect();
         let mut ports = PerNode::filled(snap.nodes.len(), Vec::new());
+        // One pass over the pods: each one's record is a cache miss.
+        let mut slot_nodes = Vec::with_capacity(snap.pods.len());
+        let mut terminating = Vec::with_capacity(snap.pods.len());
         for (id, p) in snap.pods.iter() {
-            let Some(n) = bound_to(p) else {
+            terminating.push(p.terminating);
+            let bound = bound_to(p);
+            slot_nodes.push(bound.map_or(NONE, |n| n.index() as u32));
+            let Some(n) = bound else {
                 continue;
             };
             let (cpu, mem) = p.nonzero_requests;
@@ -267,18 +273,13 @@ impl<'s> Model<'s> {
             }
         }
         let free = nodes.values().map(Free::of).collect();
-        let slot_nodes = snap
-            .pods
-            .values()
-            .map(|p| bound_to(p).map_or(NONE, |n| n.index() as u32))
-            .collect();
         let mut m = Self {
             snap,
             nodes,
             free,
             removed: PerPod::filled(snap.pods.len(), false),
             slot_nodes,
-            terminating: snap.pods.values().map(|p| p.terminating).collect(),
+            terminating,
             replacements: Vec::new(),
             replacements_by_owner: HashMap::default(),
             replacements_by_ns: HashMap::default(),

@@ -177,10 +177,13 @@ impl Model<'_> {
                 .unwrap_or(0)
                 .max(0)
         };
+        // With no PreferNoSchedule taint left untolerated among the feasible
+        // nodes every node scores 100, as without raw scores: skip the reads.
         let taints = statics
             .prefer_no_schedule
             .as_deref()
-            .map(|v| (v, max_of(v)));
+            .map(|v| (v, max_of(v)))
+            .filter(|&(_, max)| max > 0);
         let node_affinity = statics.preferred.as_deref().map(|v| (v, max_of(v)));
         let inter_pod = cyc.affinity.scored.then(|| {
             let mut raw: Vec<i64> = feasible
