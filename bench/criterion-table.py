@@ -13,7 +13,7 @@ res = {}
 for m in re.finditer(r"^(\S+)/(\d+)\s*\n?\s*time:\s+\[\S+ \S+ (\S+) (\S+)", txt, re.M):
     res.setdefault(m.group(1), {})[int(m.group(2))] = float(m.group(3)) * unit[m.group(4)]
 sizes = sorted({n for v in res.values() for n in v})
-pairs = [(a, b) for a, b in [(100, 1000), (500, 5000), (1000, 5000)] if a in sizes and b in sizes]
+pairs = [(a, b) for a, b in [(100, 1000), (500, 5000), (1000, 5000), (1000, 10000), (5000, 10000)] if a in sizes and b in sizes]
 
 
 def fmt(t):
