@@ -68,36 +68,27 @@ fn bench_snapshot_build(
     c: &mut Criterion,
     now: chrono::DateTime<chrono::Utc>,
     nodes: usize,
-    pods: u64,
     objects: descheduler::snapshot::ClusterObjects,
 ) {
-    let mut g = c.benchmark_group("snapshot_build");
-    configure(&mut g, nodes);
-    g.throughput(Throughput::Elements(pods));
-    g.bench_function(BenchmarkId::from_parameter(nodes), |b| {
-        b.iter_batched(
-            || objects.clone(),
-            |o| Snapshot::build(now, o),
-            BatchSize::LargeInput,
-        )
-    });
-    g.finish();
-
+    let mut build = |group: &str, objects: &descheduler::snapshot::ClusterObjects| {
+        let mut g = c.benchmark_group(group);
+        configure(&mut g, nodes);
+        g.throughput(Throughput::Elements(objects.pods.len() as u64));
+        g.bench_function(BenchmarkId::from_parameter(nodes), |b| {
+            b.iter_batched(
+                || objects.clone(),
+                |o| Snapshot::build(now, o),
+                BatchSize::LargeInput,
+            )
+        });
+        g.finish();
+    };
+    build("snapshot_build", &objects);
+    drop(objects);
     // A budget per workload in four large namespaces (issue 16's shape):
     // matching budgets to pods must not grow as budgets x pods.
     let budgets = synth::generate(synth::Config::budget_per_workload(nodes, 1)).objects();
-    let mut g = c.benchmark_group("snapshot_build_budget_per_workload");
-    configure(&mut g, nodes);
-    g.throughput(Throughput::Elements(budgets.pods.len() as u64));
-    g.bench_function(BenchmarkId::from_parameter(nodes), |b| {
-        b.iter_batched(
-            || budgets.clone(),
-            |o| Snapshot::build(now, o),
-            BatchSize::LargeInput,
-        )
-    });
-    g.finish();
-    drop(budgets);
+    build("snapshot_build_budget_per_workload", &budgets);
 }
 
 fn main() {
@@ -124,7 +115,7 @@ fn main() {
             summary(&snap, &full, nodes, pods);
         }
         if let Some(objects) = objects {
-            bench_snapshot_build(&mut c, now, nodes, pods, objects);
+            bench_snapshot_build(&mut c, now, nodes, objects);
         }
 
         let mut g = c.benchmark_group("strategy");

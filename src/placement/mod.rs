@@ -94,9 +94,7 @@ use std::rc::Rc;
 
 use foldhash::HashMap;
 
-use crate::snapshot::{
-    Id, NodeId, NodeInfo, OwnerRef, PerNode, PerPod, PodId, Resources, Snapshot,
-};
+use crate::snapshot::{Id, NodeId, NodeInfo, OwnerRef, PerNode, PodId, Resources, Snapshot};
 use affinity::{AffinityCycle, Existing};
 use index::{Keys, LabelIndex, MatchCache, NONE, Slot};
 use nodes::{AFFINITY, NodeContext, READY, SCHEDULABLE, Statics, StaticsCache, TAINTS};
@@ -208,9 +206,9 @@ pub struct Model<'s> {
     nodes: PerNode<NodeState>,
     /// `Free::of` each node's state, kept in step with `nodes`.
     free: PerNode<Free>,
-    removed: PerPod<bool>,
     /// Where each slot (a snapshot pod, then each replacement) is bound, as
-    /// the scheduler sees it ([`Model::slot_node`]); `index::NONE` for none.
+    /// the scheduler sees it ([`Model::slot_node`]); `index::NONE` for none,
+    /// and so for a pod [`Model::remove`] took off.
     /// Dense: the spreading and affinity counts read it for every pod they
     /// count, and reaching each pod's own record costs a cache miss.
     slot_nodes: Vec<u32>,
@@ -277,7 +275,6 @@ impl<'s> Model<'s> {
             snap,
             nodes,
             free,
-            removed: PerPod::filled(snap.pods.len(), false),
             slot_nodes,
             terminating,
             replacements: Vec::new(),
@@ -311,7 +308,6 @@ impl<'s> Model<'s> {
         let Some(node) = self.live_node(pod) else {
             return;
         };
-        self.removed[pod] = true;
         self.slot_nodes[pod.index()] = NONE;
         self.account(pod, node, -1);
         self.existing.shift(self.snap, &self.keys, pod, node, -1);
@@ -453,9 +449,8 @@ impl<'s> Model<'s> {
         for chunk in lists.into_iter().flat_map(|l| l.chunks(CHUNK)) {
             let mut k = 0;
             for (j, &n) in chunk.iter().enumerate() {
-                let i = n.index();
                 passing[k] = j as u8;
-                k += usize::from((flags[i] == ALL_STATIC) & free[i].fits(req));
+                k += usize::from(flags_and_resources_pass(flags, free, req, n));
             }
             for &j in &passing[..k] {
                 let n = chunk[usize::from(j)];
@@ -493,10 +488,8 @@ impl<'s> Model<'s> {
         'lists: for list in lists {
             for &n in list {
                 visited += 1;
-                let i = n.index();
-                let ok = (flags[i] == ALL_STATIC) & free[i].fits(req);
                 found[k] = n;
-                k += usize::from(ok);
+                k += usize::from(flags_and_resources_pass(flags, free, req, n));
                 if k == want {
                     break 'lists;
                 }
@@ -570,6 +563,14 @@ impl<'s> Model<'s> {
     }
 }
 
+/// The node's static flags, cpu, memory and pod count admit one more pod
+/// requesting `req`: the first test of both node loops, without branches.
+#[inline(always)]
+fn flags_and_resources_pass(flags: &[u8], free: &[Free], req: &Resources, n: NodeId) -> bool {
+    let i = n.index();
+    (flags[i] == ALL_STATIC) & free[i].fits(req)
+}
+
 /// The node the snapshot has the pod on, as the scheduler counts it: not
 /// once it has succeeded or failed.
 fn bound_to(p: &crate::snapshot::PodInfo) -> Option<NodeId> {
@@ -580,10 +581,10 @@ impl Model<'_> {
     /// Undoes [`Model::remove`]: the planner decided not to evict the pod
     /// after all (its replacement would not have helped).
     pub fn restore(&mut self, pod: PodId) {
-        if !self.removed[pod] {
+        // Removed: bound in the snapshot, and no longer in the model.
+        if self.live_node(pod).is_some() {
             return;
         }
-        self.removed[pod] = false;
         let Some(node) = bound_to(self.snap.pod(pod)) else {
             return;
         };
