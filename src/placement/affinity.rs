@@ -149,6 +149,9 @@ impl Existing {
         node: NodeId,
         delta: i64,
     ) {
+        if !snap.pod(p).pod_affinity {
+            return;
+        }
         for g in self.register(snap, keys, p) {
             let group = &mut self.groups[g];
             if let Some(d) = group.domains.of(node) {
@@ -164,12 +167,7 @@ impl Existing {
     pub(crate) fn build(m: &Model<'_>) -> Self {
         let mut e = Self::default();
         for (p, pod) in m.snap.pods.iter() {
-            let has_terms = pod
-                .spec()
-                .affinity
-                .as_ref()
-                .is_some_and(|a| a.pod_affinity.is_some() || a.pod_anti_affinity.is_some());
-            if let Some(node) = m.live_node(p).filter(|_| has_terms) {
+            if let Some(node) = m.live_node(p).filter(|_| pod.pod_affinity) {
                 e.shift(m.snap, &m.keys, p, node, 1);
             }
         }

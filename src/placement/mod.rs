@@ -230,6 +230,7 @@ pub struct Model<'s> {
     statics: RefCell<StaticsCache>,
     eligibility: EligibilityCache,
     namespaces: OnceCell<Vec<String>>,
+    resource_scores: score::ResourceScores,
 }
 
 /// One scheduling cycle's state (PreFilter and PreScore).
@@ -266,7 +267,7 @@ impl<'s> Model<'s> {
             let (cpu, mem) = p.nonzero_requests;
             nodes[n].nz_cpu += cpu;
             nodes[n].nz_mem += mem;
-            for hp in host_ports(p.spec()) {
+            for hp in host_ports(p) {
                 ports[n].push((Slot::pod(id), hp));
             }
         }
@@ -291,6 +292,7 @@ impl<'s> Model<'s> {
             statics: RefCell::default(),
             eligibility: EligibilityCache::default(),
             namespaces: OnceCell::new(),
+            resource_scores: score::ResourceScores::new(snap.nodes.len()),
         };
         m.existing = Existing::build(&m);
         m
@@ -354,7 +356,7 @@ impl<'s> Model<'s> {
         self.slot_nodes.push(node.index() as u32);
         let info = self.snap.pod(pod);
         self.account(pod, node, 1);
-        for hp in host_ports(info.spec()) {
+        for hp in host_ports(info) {
             self.ports[node].push((slot, hp));
         }
         self.existing.shift(self.snap, &self.keys, pod, node, 1);
@@ -608,5 +610,6 @@ impl Model<'_> {
         st.nz_cpu += sign * cpu;
         st.nz_mem += sign * mem;
         self.free[node] = Free::of(st);
+        self.resource_scores.changed(node);
     }
 }

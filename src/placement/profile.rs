@@ -2,10 +2,10 @@
 //! requests (as the filter and as the scores count them), host ports, parsed
 //! inter-pod affinity terms and topology spread constraints.
 
-use k8s_openapi::api::core::v1::{PodAffinityTerm, PodSpec, TopologySpreadConstraint};
+use k8s_openapi::api::core::v1::{PodAffinityTerm, TopologySpreadConstraint};
 
 use crate::selectors::{Labels, Selector};
-use crate::snapshot::{OwnerRef, PodId, PodInfo, Snapshot};
+use crate::snapshot::{OwnerRef, PodId, PodInfo, Snapshot, host_port_entries};
 
 pub(crate) const HOSTNAME: &str = "kubernetes.io/hostname";
 pub(crate) const ZONE: &str = "topology.kubernetes.io/zone";
@@ -170,17 +170,13 @@ impl HostPort {
     }
 }
 
-/// The host ports of the containers and of the restartable init containers
-/// (sidecars), which run as long as the pod.
-pub(crate) fn host_ports(spec: &PodSpec) -> Vec<HostPort> {
-    let sidecars = spec
-        .init_containers
-        .iter()
-        .flatten()
-        .filter(|c| c.restart_policy.as_deref() == Some("Always"));
-    sidecars
-        .chain(spec.containers.iter())
-        .flat_map(|c| c.ports.iter().flatten())
+/// The pod's host ports; none without reading the spec when the snapshot
+/// saw none.
+pub(crate) fn host_ports(pod: &PodInfo) -> Vec<HostPort> {
+    if !pod.host_ports {
+        return Vec::new();
+    }
+    host_port_entries(pod.spec())
         .filter_map(|p| {
             let port = p.host_port.filter(|&hp| hp > 0)?;
             Some(HostPort {
@@ -263,7 +259,7 @@ impl<'s> Profile<'s> {
         Self {
             pod,
             nonzero: pod.nonzero_requests,
-            ports: host_ports(spec),
+            ports: host_ports(pod),
             required_affinity: required(pa.and_then(|p| {
                 p.required_during_scheduling_ignored_during_execution
                     .as_ref()

@@ -1,6 +1,10 @@
 //! The score plugins of the default profile, their normalization and the
 //! choice of a node.
 
+use std::cell::RefCell;
+
+use foldhash::HashMap;
+
 use super::{Cycle, Model};
 use crate::snapshot::{Id, NodeId};
 
@@ -42,12 +46,37 @@ pub(crate) fn round(x: f64) -> i64 {
     }
     let t = x as i64;
     let frac = x - t as f64;
-    if frac >= 0.5 {
-        t + 1
-    } else if frac <= -0.5 {
-        t - 1
-    } else {
-        t
+    // Without branches: which way a score rounds is unpredictable.
+    t + i64::from(frac >= 0.5) - i64::from(frac <= -0.5)
+}
+
+/// [`div`] by a divisor that stays fixed over a cycle's nodes (a maximum
+/// the scores are normalized by): a multiplication by its reciprocal,
+/// corrected to the truncated quotient, in place of a division per node.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Divisor {
+    d: i64,
+    inv: f64,
+}
+
+impl Divisor {
+    pub(crate) fn new(d: i64) -> Self {
+        Self {
+            d,
+            inv: 1.0 / d as f64,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn div(self, x: i64) -> i64 {
+        const EXACT: i64 = 1 << 52;
+        if !((0..EXACT).contains(&x) && (1..EXACT).contains(&self.d)) {
+            return x / self.d;
+        }
+        // Below 2^52 the product is less than one away from x / d, so its
+        // truncation is the quotient or one off it either way.
+        let q = (x as f64 * self.inv) as i64;
+        q - i64::from(q * self.d > x) + i64::from((q + 1) * self.d <= x)
     }
 }
 
@@ -95,22 +124,59 @@ pub(crate) fn balanced(requested: [i64; 2], allocatable: [i64; 2]) -> i64 {
     ((1.0 - std) * MAX as f64) as i64
 }
 
+/// What LeastAllocated and BalancedAllocation read of the incoming pod:
+/// cpu and memory as LeastAllocated counts them, then as requested.
+type Shape = [i64; 4];
+
+/// LeastAllocated and BalancedAllocation of each request shape on each
+/// node, kept until the node's requests change. Both cost two divisions per
+/// scored node of every cycle, and pods of one workload share a shape.
+/// Bounded: past `MAX_ENTRIES` (shapes times nodes) new shapes are scored
+/// without it.
+pub(crate) struct ResourceScores {
+    /// Bumped when the node's requests change; starts at 1 (0: never scored).
+    versions: Vec<u32>,
+    shapes: RefCell<HashMap<Shape, Vec<u64>>>,
+}
+
+const MAX_ENTRIES: usize = 1 << 22;
+
+impl ResourceScores {
+    pub(crate) fn new(nodes: usize) -> Self {
+        Self {
+            versions: vec![1; nodes],
+            shapes: RefCell::default(),
+        }
+    }
+
+    pub(crate) fn changed(&mut self, n: NodeId) {
+        let v = &mut self.versions[n.index()];
+        *v = v.wrapping_add(1).max(1);
+    }
+}
+
+/// An entry: the node's version, LeastAllocated and BalancedAllocation.
+#[inline(always)]
+fn pack(version: u32, fit: i64, bal: i64) -> u64 {
+    (u64::from(version) << 32) | ((fit as u64 & 0xffff) << 16) | (bal as u64 & 0xffff)
+}
+
 /// The framework's DefaultNormalizeScore of one score, given the maximum
 /// over the feasible nodes: scale to 0..100, reversed when fewer is better.
 #[inline]
-fn normalized(s: i64, max: i64, reverse: bool) -> i64 {
-    match (max, reverse) {
+fn normalized(s: i64, max: Divisor, reverse: bool) -> i64 {
+    match (max.d, reverse) {
         (0, true) => MAX,
         (0, false) => s,
-        (max, false) => div(MAX * s, max),
-        (max, true) => MAX - div(MAX * s, max),
+        (_, false) => max.div(MAX * s),
+        (_, true) => MAX - max.div(MAX * s),
     }
 }
 
 /// DefaultNormalizeScore over a list of scores.
 #[cfg(test)]
 pub(crate) fn default_normalize(scores: &mut [i64], reverse: bool) {
-    let max = scores.iter().copied().max().unwrap_or(0).max(0);
+    let max = Divisor::new(scores.iter().copied().max().unwrap_or(0).max(0));
     for s in scores.iter_mut() {
         *s = normalized(*s, max, reverse);
     }
@@ -170,12 +236,13 @@ impl Model<'_> {
         let (nz_cpu, nz_mem) = cyc.prof.nonzero;
         let best_effort = pod.requests.cpu == 0 && pod.requests.memory == 0;
         let max_of = |v: &[i64]| {
-            feasible
+            let max = feasible
                 .iter()
                 .map(|n| v[n.index()])
                 .max()
                 .unwrap_or(0)
-                .max(0)
+                .max(0);
+            Divisor::new(max)
         };
         // With no PreferNoSchedule taint left untolerated among the feasible
         // nodes every node scores 100, as without raw scores: skip the reads.
@@ -183,7 +250,7 @@ impl Model<'_> {
             .prefer_no_schedule
             .as_deref()
             .map(|v| (v, max_of(v)))
-            .filter(|&(_, max)| max > 0);
+            .filter(|&(_, max)| max.d > 0);
         let node_affinity = statics.preferred.as_deref().map(|v| (v, max_of(v)));
         let inter_pod = cyc.affinity.scored.then(|| {
             let mut raw: Vec<i64> = feasible
@@ -194,6 +261,30 @@ impl Model<'_> {
             raw
         });
         let spread = cyc.spread.scores(feasible);
+        let shape: Shape = [nz_cpu, nz_mem, pod.requests.cpu, pod.requests.memory];
+        let rs = &self.resource_scores;
+        let mut shapes = rs.shapes.borrow_mut();
+        if !shapes.contains_key(&shape) && (shapes.len() + 1) * rs.versions.len() <= MAX_ENTRIES {
+            shapes.insert(shape, vec![0; rs.versions.len()]);
+        }
+        let mut memo = shapes.get_mut(&shape);
+        let resources = |n: NodeId| {
+            let st = &self.nodes[n];
+            let alloc = [st.alloc_cpu, st.alloc_mem];
+            let fit = least_allocated([st.nz_cpu + nz_cpu, st.nz_mem + nz_mem], alloc);
+            let bal = if best_effort {
+                0
+            } else {
+                balanced(
+                    [
+                        st.used.cpu + pod.requests.cpu,
+                        st.used.memory + pod.requests.memory,
+                    ],
+                    alloc,
+                )
+            };
+            (fit, bal)
+        };
         feasible
             .iter()
             .enumerate()
@@ -203,19 +294,19 @@ impl Model<'_> {
                 let node_affinity =
                     node_affinity.map_or(0, |(v, max)| normalized(v[n.index()], max, false));
                 let inter_pod = inter_pod.as_ref().map_or(0, |v| v[i]);
-                let st = &self.nodes[n];
-                let alloc = [st.alloc_cpu, st.alloc_mem];
-                let fit = least_allocated([st.nz_cpu + nz_cpu, st.nz_mem + nz_mem], alloc);
-                let bal = if best_effort {
-                    0
-                } else {
-                    balanced(
-                        [
-                            st.used.cpu + pod.requests.cpu,
-                            st.used.memory + pod.requests.memory,
-                        ],
-                        alloc,
-                    )
+                let (fit, bal) = match memo.as_deref_mut() {
+                    None => resources(n),
+                    Some(memo) => {
+                        let version = rs.versions[n.index()];
+                        let e = memo[n.index()];
+                        if (e >> 32) as u32 == version {
+                            (((e >> 16) & 0xffff) as i64, (e & 0xffff) as i64)
+                        } else {
+                            let (fit, bal) = resources(n);
+                            memo[n.index()] = pack(version, fit, bal);
+                            (fit, bal)
+                        }
+                    }
                 };
                 W_TAINTS * taints
                     + W_NODE_AFFINITY * node_affinity

@@ -2,7 +2,7 @@
 //! cluster, and for each plugin a cluster where it alone decides.
 
 use super::Model;
-use super::score::{balanced, default_normalize, div, least_allocated, round};
+use super::score::{Divisor, balanced, default_normalize, div, least_allocated, round};
 use super::test_builders::*;
 use crate::snapshot::Snapshot;
 use crate::testing::*;
@@ -232,6 +232,13 @@ fn system_default_spreading_outweighs_a_little_load() {
     assert_eq!(predict(&snap, "p").as_deref(), Some("n2"));
 }
 
+/// Both float divisions, the direct one and the one by a reciprocal,
+/// against integer division.
+fn check_div(x: i64, d: i64) {
+    assert_eq!(div(x, d), x / d, "{x} / {d}");
+    assert_eq!(Divisor::new(d).div(x), x / d, "{x} / {d} by the reciprocal");
+}
+
 #[test]
 fn division_by_floats_truncates_as_integers_do() {
     let near = |v: i64| [v - 1, v, v + 1];
@@ -253,7 +260,7 @@ fn division_by_floats_truncates_as_integers_do() {
     ds.extend(near(1 << 52));
     for &x in &xs {
         for &d in &ds {
-            assert_eq!(div(x, d), x / d, "{x} / {d}");
+            check_div(x, d);
         }
     }
     // Quotients just below an integer, where rounding up would show: x = q*d - 1.
@@ -266,11 +273,11 @@ fn division_by_floats_truncates_as_integers_do() {
         let q = ((seed >> 40) % 101) as i64;
         for x in [q * d - 1, q * d, q * d + 1, q * d + d - 1] {
             if x >= 0 {
-                assert_eq!(div(x, d), x / d, "{x} / {d}");
+                check_div(x, d);
             }
         }
         let x = (seed >> 11) as i64;
-        assert_eq!(div(x, d), x / d, "{x} / {d}");
+        check_div(x, d);
     }
 }
 

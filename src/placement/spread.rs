@@ -309,11 +309,12 @@ impl SpreadCycle {
             (min, max) = (0, 0);
         }
         let max = max.max(0);
+        let by = super::score::Divisor::new(max);
         for o in out.iter_mut() {
             *o = match (*o, max) {
                 (IGNORED, _) => 0,
                 (_, 0) => 100,
-                (r, max) => super::score::div(100 * (max + min - r), max),
+                (r, max) => by.div(100 * (max + min - r)),
             };
         }
         out

@@ -22,7 +22,7 @@ pub use label_index::LabelIndex;
 pub use pdb::PdbInfo;
 pub use pod::{
     ANNOTATION_RESTARTED_AT, OwnerRef, Phase, PodInfo, Qos, Workload, WorkloadKind, controller_of,
-    exit_code, state_reason, to_chrono,
+    exit_code, host_port_entries, state_reason, to_chrono,
 };
 pub use resources::Resources;
 pub use usage::{KubeMetrics, KubeUsage, MeasuredUsage, UsageInput, UsageSource};

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use k8s_openapi::api::core::v1::{ContainerStatus, Pod, PodSpec};
+use k8s_openapi::api::core::v1::{ContainerPort, ContainerStatus, Pod, PodSpec};
 
 use super::NodeId;
 use super::resources::{Resources, nonzero_requests, pod_requests};
@@ -156,6 +156,11 @@ pub struct PodInfo {
     pub daemon_set: bool,
     /// priorityClassName is one of [`SYSTEM_CRITICAL_CLASSES`].
     pub system_critical_class: bool,
+    /// Some container or sidecar asks for a host port ([`host_port_entries`]).
+    pub host_ports: bool,
+    /// The spec has pod affinity or pod anti-affinity: the placement model
+    /// passes over the pods without either, without reading their specs.
+    pub pod_affinity: bool,
     pub started: Option<DateTime<Utc>>,
     /// Restarts summed over the containers, and over the init containers:
     /// kept here so a pass over every pod does not visit every pod's status.
@@ -179,6 +184,20 @@ pub struct PodInfo {
 
 // The hot fields above stay within the first cache line.
 const _: () = assert!(std::mem::offset_of!(PodInfo, system_critical_class) < 64);
+
+/// The ports of the containers and of the restartable init containers
+/// (sidecars, which run as long as the pod) that ask for a host port.
+pub fn host_port_entries(spec: &PodSpec) -> impl Iterator<Item = &ContainerPort> {
+    let sidecars = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .filter(|c| c.restart_policy.as_deref() == Some("Always"));
+    sidecars
+        .chain(spec.containers.iter())
+        .flat_map(|c| c.ports.iter().flatten())
+        .filter(|p| p.host_port.is_some_and(|hp| hp > 0))
+}
 
 static EMPTY_LABELS: std::sync::LazyLock<Labels> = std::sync::LazyLock::new(Labels::new);
 static EMPTY_SPEC: std::sync::LazyLock<PodSpec> = std::sync::LazyLock::new(PodSpec::default);
@@ -218,6 +237,10 @@ impl PodInfo {
             .filter(|n| !n.is_empty());
         let requests = spec.map(pod_requests).unwrap_or_default();
         let nonzero_requests = nonzero_requests(spec.unwrap_or(&EMPTY_SPEC), &requests);
+        let host_ports = spec.is_some_and(|s| host_port_entries(s).next().is_some());
+        let pod_affinity = spec
+            .and_then(|s| s.affinity.as_ref())
+            .is_some_and(|a| a.pod_affinity.is_some() || a.pod_anti_affinity.is_some());
         let ready = status
             .and_then(|s| s.conditions.as_ref())
             .into_iter()
@@ -260,6 +283,8 @@ impl PodInfo {
             prefer_no_eviction: has_annotation(ANNOTATION_PREFER_NO_EVICTION),
             daemon_set,
             system_critical_class,
+            host_ports,
+            pod_affinity,
             workload,
             restarted_at: annotations
                 .and_then(|a| a.get(ANNOTATION_RESTARTED_AT))
