@@ -181,10 +181,14 @@ impl Existing {
         ns: &'a str,
         labels: &'a Labels,
     ) -> impl Iterator<Item = &'a Group> + 'a {
-        let indexed = labels.iter().flat_map(move |(k, v)| {
-            self.by_label
+        // Through the label keys the groups are indexed by (a workload's
+        // `app`, say), each looked up in the pod's labels: fewer lookups
+        // than the other way round when pods carry more labels than that.
+        // Each group is indexed under one key, so either way finds it once.
+        let indexed = self.by_label.iter().flat_map(move |(k, by_value)| {
+            labels
                 .get(k)
-                .and_then(|by_value| by_value.get(v))
+                .and_then(|v| by_value.get(v))
                 .into_iter()
                 .flatten()
         });

@@ -293,11 +293,31 @@ pub(crate) fn feasible_to_find(nodes: usize) -> usize {
 pub(crate) struct StaticsCache {
     by_hash: HashMap<u64, Vec<Rc<Statics>>>,
     count: usize,
+    /// The last one asked for: plans evict a workload's pods one after
+    /// another, and comparing with it is cheaper than hashing the spec.
+    last: Option<Rc<Statics>>,
 }
 
 impl StaticsCache {
     pub(crate) fn get(&mut self, ctx: &NodeContext, snap: &Snapshot, pod: PodId) -> Rc<Statics> {
         let spec = snap.pod(pod).spec();
+        if let Some(s) = &self.last
+            && fingerprint::same_node_side(snap.pod(s.rep).spec(), spec)
+        {
+            return s.clone();
+        }
+        let s = self.lookup(ctx, snap, pod, spec);
+        self.last = Some(s.clone());
+        s
+    }
+
+    fn lookup(
+        &mut self,
+        ctx: &NodeContext,
+        snap: &Snapshot,
+        pod: PodId,
+        spec: &k8s_openapi::api::core::v1::PodSpec,
+    ) -> Rc<Statics> {
         let hash = fingerprint::node_side(spec);
         let bucket = self.by_hash.entry(hash).or_default();
         if let Some(s) = bucket
