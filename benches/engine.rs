@@ -25,6 +25,12 @@
 //! benches under valgrind, where only the measured code should run).
 //! `DESCHEDULER_BENCH_PLANS_ONLY=1` leaves out the snapshot-building cases
 //! and keeps one copy of the cluster: what lets 10,000 nodes fit in 24 GiB.
+//!
+//! `DESCHEDULER_BENCH_PAIRS=K` measures the placement model's cost instead:
+//! K pairs of `full_policy` and `full_policy_blind`, one right after the
+//! other, then the medians and the median of the K ratios, and nothing else.
+//! On a shared VM the machine's speed drifts by 20 % over the minutes that
+//! criterion spends on one group before the next; a pair sees the same speed.
 
 // Test and tool code may panic on what it built itself.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -111,6 +117,13 @@ fn main() {
         };
 
         let full = synth::policy(synth::FULL_POLICY, &snap);
+        if let Some(k) = std::env::var("DESCHEDULER_BENCH_PAIRS")
+            .ok()
+            .and_then(|k| k.parse::<usize>().ok())
+        {
+            pairs(&snap, &full, nodes, k.max(1));
+            continue;
+        }
         if std::env::var_os("DESCHEDULER_BENCH_NO_SUMMARY").is_none() {
             summary(&snap, &full, nodes, pods);
         }
@@ -149,6 +162,38 @@ fn main() {
         g.finish();
     }
     c.final_summary();
+}
+
+/// `DESCHEDULER_BENCH_PAIRS`: the full policy with and without predicting
+/// the replacements, in interleaved pairs.
+fn pairs(snap: &Snapshot, full: &Policy, nodes: usize, k: usize) {
+    let time = |f: &dyn Fn() -> descheduler::plan::EvictionPlan| {
+        let t = Instant::now();
+        std::hint::black_box(f());
+        t.elapsed().as_secs_f64()
+    };
+    // One of each first, untimed: the caches the model fills on first use.
+    std::hint::black_box(engine::plan(snap, full));
+    std::hint::black_box(engine::plan_blind(snap, full));
+    let (mut with, mut without, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..k {
+        let w = time(&|| engine::plan(snap, full));
+        let b = time(&|| engine::plan_blind(snap, full));
+        with.push(w);
+        without.push(b);
+        ratios.push(w / b);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (w, b, r) = (median(&mut with), median(&mut without), median(&mut ratios));
+    eprintln!(
+        "pairs: {nodes} nodes, {k} pairs: full_policy {w:.3} s, full_policy_blind {b:.3} s (medians); \
+         ratio {r:.3} (median of the pairs' ratios; {:.3} to {:.3})",
+        ratios[0],
+        ratios[ratios.len() - 1]
+    );
 }
 
 /// What the full policy plans, per strategy, and what each strategy costs in it.
