@@ -60,6 +60,13 @@ impl KeyDomains {
         }
     }
 
+    /// The node's domain, `count` when it lacks the key: an index into a
+    /// per-domain table with one more entry for "no domain".
+    #[inline]
+    pub(crate) fn of_or_count(&self, n: NodeId) -> usize {
+        (self.of_node[n.index()] as usize).min(self.count)
+    }
+
     /// The node's domain, None when it lacks the key.
     #[inline]
     pub(crate) fn of(&self, n: NodeId) -> Option<usize> {

@@ -141,10 +141,9 @@ fn each_counted(m: &Model<'_>, prof: &Profile<'_>, c: &Constraint, mut f: impl F
 
 struct Hard {
     domains: Rc<KeyDomains>,
-    counts: Vec<u32>,
-    min: i64,
-    self_match: i64,
-    max_skew: i64,
+    /// Per domain, and last for nodes without the key: the constraint
+    /// holds there. The node loop asks it of every visited node.
+    allowed: Vec<bool>,
 }
 
 struct Soft {
@@ -195,12 +194,15 @@ impl SpreadCycle {
                             .min()
                             .unwrap_or(0)
                     };
+                let self_match = i64::from(c.matches_self(prof.pod));
+                let allowed = counts
+                    .iter()
+                    .map(|&n| i64::from(n) + self_match - min <= c.max_skew)
+                    .chain([false])
+                    .collect();
                 hard.push(Hard {
                     domains: d.clone(),
-                    counts,
-                    min,
-                    self_match: i64::from(c.matches_self(prof.pod)),
-                    max_skew: c.max_skew,
+                    allowed,
                 });
             }
         }
@@ -242,10 +244,11 @@ impl SpreadCycle {
 
     /// Every DoNotSchedule constraint holds on the node.
     pub(crate) fn check(&self, n: NodeId) -> bool {
-        self.hard.iter().all(|h| match h.domains.of(n) {
-            None => false,
-            Some(d) => i64::from(h.counts[d]) + h.self_match - h.min <= h.max_skew,
-        })
+        // Without branching on each constraint: whether a node passes is
+        // unpredictable.
+        self.hard
+            .iter()
+            .fold(true, |ok, h| ok & h.allowed[h.domains.of_or_count(n)])
     }
 
     /// The normalized PodTopologySpread score of each feasible node.
