@@ -299,15 +299,26 @@ impl<'s> Model<'s> {
     /// Every slot of `part` in `scope` that `selector` matches, bound or not.
     fn scan(&self, scope: Scope<'_>, selector: &Selector, part: Part, mut f: impl FnMut(Slot)) {
         let snap = self.snap;
-        let mut visit = |slot: Slot| {
-            let pod = snap.pod(self.slot_pod(slot));
-            if scope.contains(snap, &pod.namespace) && selector.matches(pod.labels()) {
+        // `known`: the slot is known to match (see `whole` below).
+        let mut visit = |slot: Slot, known: bool| {
+            if known || {
+                let pod = snap.pod(self.slot_pod(slot));
+                scope.contains(snap, &pod.namespace) && selector.matches(pod.labels())
+            } {
                 f(slot);
             }
         };
         let first_replacement = Slot::new(snap.pods.len());
         if let Some((key, values)) = selector.required_values() {
+            // The index has the namespace's pods by their value of `key`:
+            // when that requirement is the whole selector, every one it
+            // lists matches, and reading each pod's labels to check again
+            // costs a cache miss per pod (most of a query's first use).
+            let whole = selector.requirements().len() == 1;
             let mut from_ns = |ns: &str| {
+                if whole && !scope.contains(snap, ns) {
+                    return;
+                }
                 self.with_values(key, ns, |by_value| {
                     for v in values {
                         let list = by_value.get(v.as_str()).map_or(&[][..], Vec::as_slice);
@@ -318,7 +329,7 @@ impl<'s> Model<'s> {
                             Part::Snapshot => snapshot,
                             Part::Replacements => placed,
                         };
-                        slots.iter().for_each(|&slot| visit(slot));
+                        slots.iter().for_each(|&slot| visit(slot, whole));
                     }
                 })
             };
@@ -343,13 +354,13 @@ impl<'s> Model<'s> {
                 Part::Snapshot => snap
                     .pods_in_namespace(ns)
                     .iter()
-                    .for_each(|&p| visit(Slot::pod(p))),
+                    .for_each(|&p| visit(Slot::pod(p), false)),
                 Part::Replacements => self
                     .replacements_by_ns
                     .get(ns)
                     .into_iter()
                     .flatten()
-                    .for_each(|&slot| visit(slot)),
+                    .for_each(|&slot| visit(slot, false)),
             }
         }
     }
