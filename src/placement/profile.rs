@@ -84,7 +84,7 @@ impl Term {
 
 /// Which pods a topology spread constraint counts.
 #[derive(Debug)]
-pub(crate) enum Select {
+pub(crate) enum Select<'s> {
     /// A missing or unparseable labelSelector: none (and not the pod itself).
     Nothing,
     /// The selector, with matchLabelKeys merged in. The empty selector counts
@@ -93,21 +93,22 @@ pub(crate) enum Select {
     /// The system default constraints' selector (the pod's Services,
     /// ReplicaSet, StatefulSet or ReplicationController), approximated by the
     /// pods of the same controller.
-    Owner(OwnerRef),
+    Owner(&'s OwnerRef),
 }
 
 #[derive(Debug)]
-pub(crate) struct Constraint {
-    pub key: String,
+pub(crate) struct Constraint<'s> {
+    /// Borrowed from the pod's spec, or the system default's key.
+    pub key: &'s str,
     pub max_skew: i64,
     pub min_domains: i64,
     pub honor_affinity: bool,
     pub honor_taints: bool,
-    pub select: Select,
+    pub select: Select<'s>,
 }
 
-impl Constraint {
-    fn new(c: &TopologySpreadConstraint, labels: &Labels) -> Self {
+impl<'s> Constraint<'s> {
+    fn new(c: &'s TopologySpreadConstraint, labels: &Labels) -> Self {
         let select = match c.label_selector.as_ref().map(Selector::from_label_selector) {
             Some(Ok(mut s)) => {
                 for k in c.match_label_keys.iter().flatten() {
@@ -120,7 +121,7 @@ impl Constraint {
             _ => Select::Nothing,
         };
         Self {
-            key: c.topology_key.clone(),
+            key: &c.topology_key,
             max_skew: i64::from(c.max_skew),
             min_domains: i64::from(c.min_domains.unwrap_or(1)),
             honor_affinity: c.node_affinity_policy.as_deref() != Some("Ignore"),
@@ -129,14 +130,14 @@ impl Constraint {
         }
     }
 
-    fn system_default(key: &str, max_skew: i64, owner: &OwnerRef) -> Self {
+    fn system_default(key: &'static str, max_skew: i64, owner: &'s OwnerRef) -> Self {
         Self {
-            key: key.to_string(),
+            key,
             max_skew,
             min_domains: 1,
             honor_affinity: true,
             honor_taints: false,
-            select: Select::Owner(owner.clone()),
+            select: Select::Owner(owner),
         }
     }
 
@@ -145,7 +146,7 @@ impl Constraint {
         match &self.select {
             Select::Nothing => false,
             Select::Labels(s) => s.matches(pod.labels()),
-            Select::Owner(o) => pod.owner.as_ref() == Some(o),
+            Select::Owner(o) => pod.owner.as_ref() == Some(*o),
         }
     }
 }
@@ -207,9 +208,9 @@ pub(crate) struct Profile<'s> {
     /// Preferred affinity (positive weight) and anti-affinity (negative).
     pub preferred: Vec<Term>,
     /// DoNotSchedule constraints.
-    pub hard: Vec<Constraint>,
+    pub hard: Vec<Constraint<'s>>,
     /// ScheduleAnyway constraints, or the system defaults.
-    pub soft: Vec<Constraint>,
+    pub soft: Vec<Constraint<'s>>,
     /// Nodes lacking a soft constraint's key are not scored (false for the
     /// system defaults, so that nodes without a zone still spread by host).
     pub soft_require_all: bool,
@@ -280,7 +281,7 @@ impl<'s> Profile<'s> {
 /// uses (with Services, which the snapshot does not hold).
 const DEFAULT_SPREAD_OWNERS: [&str; 3] = ["ReplicaSet", "StatefulSet", "ReplicationController"];
 
-fn constraints(pod: &PodInfo) -> (Vec<Constraint>, Vec<Constraint>, bool) {
+fn constraints(pod: &PodInfo) -> (Vec<Constraint<'_>>, Vec<Constraint<'_>>, bool) {
     let tscs = pod
         .spec()
         .topology_spread_constraints
@@ -296,7 +297,7 @@ fn constraints(pod: &PodInfo) -> (Vec<Constraint>, Vec<Constraint>, bool) {
         };
         return (Vec::new(), soft, false);
     }
-    let of = |action: &str| -> Vec<Constraint> {
+    let of = |action: &str| -> Vec<Constraint<'_>> {
         tscs.iter()
             .filter(|c| c.when_unsatisfiable == action)
             .map(|c| Constraint::new(c, pod.labels()))

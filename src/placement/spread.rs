@@ -31,7 +31,7 @@ struct EligibleKey {
 }
 
 impl EligibleKey {
-    fn is(&self, statics: usize, require_all: bool, cs: &[Constraint]) -> bool {
+    fn is(&self, statics: usize, require_all: bool, cs: &[Constraint<'_>]) -> bool {
         self.statics == statics
             && self.require_all == require_all
             && self.constraints.len() == cs.len()
@@ -39,7 +39,7 @@ impl EligibleKey {
                 .constraints
                 .iter()
                 .zip(cs)
-                .all(|((k, a, t), c)| *k == c.key && *a == c.honor_affinity && *t == c.honor_taints)
+                .all(|((k, a, t), c)| k == c.key && *a == c.honor_affinity && *t == c.honor_taints)
     }
 }
 
@@ -50,7 +50,7 @@ pub(crate) struct EligibilityCache(RefCell<HashMap<u64, Bucket>>);
 
 type Bucket = Vec<(EligibleKey, Rc<Eligible>)>;
 
-fn key_hash(statics: usize, require_all: bool, cs: &[Constraint]) -> u64 {
+fn key_hash(statics: usize, require_all: bool, cs: &[Constraint<'_>]) -> u64 {
     use std::hash::{BuildHasher, Hash, Hasher};
     let mut h = foldhash::fast::FixedState::default().build_hasher();
     statics.hash(&mut h);
@@ -66,7 +66,7 @@ fn key_hash(statics: usize, require_all: bool, cs: &[Constraint]) -> u64 {
 fn eligible(
     m: &Model<'_>,
     statics: &Statics,
-    cs: &[Constraint],
+    cs: &[Constraint<'_>],
     doms: &[Rc<KeyDomains>],
     require_all: bool,
 ) -> Rc<Eligible> {
@@ -106,7 +106,7 @@ fn eligible(
         require_all,
         constraints: cs
             .iter()
-            .map(|c| (c.key.clone(), c.honor_affinity, c.honor_taints))
+            .map(|c| (c.key.to_string(), c.honor_affinity, c.honor_taints))
             .collect(),
     };
     m.eligibility
@@ -120,7 +120,7 @@ fn eligible(
 
 /// Calls `f` with the node of every pod the constraint counts: pods the
 /// scheduler sees, in the incoming pod's namespace, not terminating.
-fn each_counted(m: &Model<'_>, prof: &Profile<'_>, c: &Constraint, mut f: impl FnMut(NodeId)) {
+fn each_counted(m: &Model<'_>, prof: &Profile<'_>, c: &Constraint<'_>, mut f: impl FnMut(NodeId)) {
     match &c.select {
         Select::Nothing => {}
         Select::Labels(s) if s.is_empty() => {}
@@ -163,8 +163,8 @@ pub(crate) struct SpreadCycle {
 impl SpreadCycle {
     pub(crate) fn new(m: &Model<'_>, prof: &Profile<'_>, statics: &Statics) -> Self {
         let snap = m.snap;
-        let doms = |cs: &[Constraint]| -> Vec<Rc<KeyDomains>> {
-            cs.iter().map(|c| m.keys.get(snap, &c.key)).collect()
+        let doms = |cs: &[Constraint<'_>]| -> Vec<Rc<KeyDomains>> {
+            cs.iter().map(|c| m.keys.get(snap, c.key)).collect()
         };
         let hard_doms = doms(&prof.hard);
         let mut hard = Vec::new();
