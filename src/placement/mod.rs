@@ -305,6 +305,14 @@ impl<'s> Model<'s> {
         self
     }
 
+    /// Computes every LeastAllocated and BalancedAllocation score afresh:
+    /// what the kept ones must agree with.
+    #[cfg(test)]
+    pub(crate) fn without_kept_scores(mut self) -> Self {
+        self.resource_scores.disable();
+        self
+    }
+
     /// The pod is evicted: it leaves its node. Idempotent.
     pub fn remove(&mut self, pod: PodId) {
         let Some(node) = self.live_node(pod) else {

@@ -419,6 +419,27 @@ fn check_world(nodes: &[NodeD], pods: &[PodD], ops: &[usize]) -> Result<(), Test
     Ok(())
 }
 
+/// The same sequence on a model that keeps resource scores per request
+/// shape and on one that computes them every time: the same decisions.
+fn check_kept_scores(nodes: &[NodeD], pods: &[PodD], ops: &[usize]) -> Result<(), TestCaseError> {
+    let snap = build(nodes, pods);
+    let ids: Vec<PodId> = (0..pods.len())
+        .map(|i| pod_id(&snap, &format!("p{i}")))
+        .collect();
+    let mut kept = Model::new(&snap).score_all_nodes();
+    let mut fresh = Model::new(&snap).score_all_nodes().without_kept_scores();
+    for &op in ops {
+        let p = ids[op % pods.len()];
+        kept.remove(p);
+        fresh.remove(p);
+        let (a, b) = (kept.decide(p), fresh.decide(p));
+        prop_assert_eq!(a, b, "p{}", op % pods.len());
+        kept.bind(p, a);
+        fresh.bind(p, b);
+    }
+    Ok(())
+}
+
 proptest! {
     // 256 cases by default (PROPTEST_CASES overrides): well under a second.
     #![proptest_config(ProptestConfig::default())]
@@ -426,5 +447,10 @@ proptest! {
     #[test]
     fn predictions_pass_every_filter((nodes, pods, ops) in world()) {
         check_world(&nodes, &pods, &ops)?;
+    }
+
+    #[test]
+    fn kept_resource_scores_decide_as_fresh_ones((nodes, pods, ops) in world()) {
+        check_kept_scores(&nodes, &pods, &ops)?;
     }
 }

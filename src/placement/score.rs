@@ -137,6 +137,8 @@ pub(crate) struct ResourceScores {
     /// Bumped when the node's requests change; starts at 1 (0: never scored).
     versions: Vec<u32>,
     shapes: RefCell<HashMap<Shape, Vec<u64>>>,
+    /// At most this many entries (shapes times nodes).
+    limit: usize,
 }
 
 const MAX_ENTRIES: usize = 1 << 22;
@@ -146,7 +148,14 @@ impl ResourceScores {
         Self {
             versions: vec![1; nodes],
             shapes: RefCell::default(),
+            limit: MAX_ENTRIES,
         }
+    }
+
+    /// Keeps nothing: every score computed afresh (tests compare the two).
+    #[cfg(test)]
+    pub(crate) fn disable(&mut self) {
+        self.limit = 0;
     }
 
     pub(crate) fn changed(&mut self, n: NodeId) {
@@ -264,7 +273,7 @@ impl Model<'_> {
         let shape: Shape = [nz_cpu, nz_mem, pod.requests.cpu, pod.requests.memory];
         let rs = &self.resource_scores;
         let mut shapes = rs.shapes.borrow_mut();
-        if !shapes.contains_key(&shape) && (shapes.len() + 1) * rs.versions.len() <= MAX_ENTRIES {
+        if !shapes.contains_key(&shape) && (shapes.len() + 1) * rs.versions.len() <= rs.limit {
             shapes.insert(shape, vec![0; rs.versions.len()]);
         }
         let mut memo = shapes.get_mut(&shape);
