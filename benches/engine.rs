@@ -172,7 +172,7 @@ fn pairs(snap: &Snapshot, full: &Policy, nodes: usize, k: usize) {
         std::hint::black_box(f());
         t.elapsed().as_secs_f64()
     };
-    // One of each first, untimed: the caches the model fills on first use.
+    // One of each first, untimed: warm-up (first touches of fresh memory).
     std::hint::black_box(engine::plan(snap, full));
     std::hint::black_box(engine::plan_blind(snap, full));
     let (mut with, mut without, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
@@ -183,16 +183,14 @@ fn pairs(snap: &Snapshot, full: &Policy, nodes: usize, k: usize) {
         without.push(b);
         ratios.push(w / b);
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let (w, b, r) = (median(&mut with), median(&mut without), median(&mut ratios));
+    let lowest = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let highest = ratios.iter().copied().fold(0.0, f64::max);
     eprintln!(
-        "pairs: {nodes} nodes, {k} pairs: full_policy {w:.3} s, full_policy_blind {b:.3} s (medians); \
-         ratio {r:.3} (median of the pairs' ratios; {:.3} to {:.3})",
-        ratios[0],
-        ratios[ratios.len() - 1]
+        "pairs: {nodes} nodes, {k} pairs: full_policy {:.3} s, full_policy_blind {:.3} s (medians); \
+         ratio {:.3} (median of the pairs' ratios; {lowest:.3} to {highest:.3})",
+        median(with),
+        median(without),
+        median(ratios),
     );
 }
 

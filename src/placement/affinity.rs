@@ -149,6 +149,7 @@ impl Existing {
         node: NodeId,
         delta: i64,
     ) {
+        // Most pods have no terms: no need to read their specs.
         if !snap.pod(p).pod_affinity {
             return;
         }
@@ -166,8 +167,8 @@ impl Existing {
 
     pub(crate) fn build(m: &Model<'_>) -> Self {
         let mut e = Self::default();
-        for (p, pod) in m.snap.pods.iter() {
-            if let Some(node) = m.live_node(p).filter(|_| pod.pod_affinity) {
+        for p in m.snap.pod_ids() {
+            if let Some(node) = m.live_node(p) {
                 e.shift(m.snap, &m.keys, p, node, 1);
             }
         }

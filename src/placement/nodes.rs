@@ -7,7 +7,7 @@
 use std::rc::Rc;
 
 use foldhash::HashMap;
-use k8s_openapi::api::core::v1::{NodeSelector, Taint};
+use k8s_openapi::api::core::v1::{NodeSelector, PodSpec, Taint};
 
 use super::fingerprint;
 use crate::selectors::{
@@ -316,7 +316,7 @@ impl StaticsCache {
         ctx: &NodeContext,
         snap: &Snapshot,
         pod: PodId,
-        spec: &k8s_openapi::api::core::v1::PodSpec,
+        spec: &PodSpec,
     ) -> Rc<Statics> {
         let hash = fingerprint::node_side(spec);
         let bucket = self.by_hash.entry(hash).or_default();

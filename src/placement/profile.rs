@@ -179,7 +179,7 @@ pub(crate) fn host_ports(pod: &PodInfo) -> Vec<HostPort> {
     }
     host_port_entries(pod.spec())
         .filter_map(|p| {
-            let port = p.host_port.filter(|&hp| hp > 0)?;
+            let port = p.host_port?;
             Some(HostPort {
                 ip: p
                     .host_ip

@@ -19,6 +19,9 @@ const W_BALANCED: i64 = 1;
 const W_INTER_POD: i64 = 2;
 const W_SPREAD: i64 = 2;
 
+/// Below this, integers and their quotients are exact in an f64.
+const EXACT: i64 = 1 << 52;
+
 /// `x / d`, as integer division truncates. Scoring divides several times
 /// per node of every cycle, and a 64-bit integer division costs several
 /// times a floating-point one: below 2^52 the truncated f64 quotient is
@@ -26,7 +29,6 @@ const W_SPREAD: i64 = 2;
 /// away, further than half an ulp of the quotient).
 #[inline]
 pub(crate) fn div(x: i64, d: i64) -> i64 {
-    const EXACT: i64 = 1 << 52;
     if (0..EXACT).contains(&x) && (1..EXACT).contains(&d) {
         (x as f64 / d as f64) as i64
     } else {
@@ -40,8 +42,7 @@ pub(crate) fn div(x: i64, d: i64) -> i64 {
 /// exact, so comparing it with one half decides as `round` does.
 #[inline]
 pub(crate) fn round(x: f64) -> i64 {
-    const EXACT: f64 = (1u64 << 52) as f64;
-    if x.is_nan() || x.abs() >= EXACT {
+    if x.is_nan() || x.abs() >= EXACT as f64 {
         return x.round() as i64;
     }
     let t = x as i64;
@@ -69,7 +70,6 @@ impl Divisor {
 
     #[inline]
     pub(crate) fn div(self, x: i64) -> i64 {
-        const EXACT: i64 = 1 << 52;
         if !((0..EXACT).contains(&x) && (1..EXACT).contains(&self.d)) {
             return x / self.d;
         }
@@ -129,8 +129,9 @@ pub(crate) fn balanced(requested: [i64; 2], allocatable: [i64; 2]) -> i64 {
 type Shape = [i64; 4];
 
 /// LeastAllocated and BalancedAllocation of each request shape on each
-/// node, kept until the node's requests change. Both cost two divisions per
-/// scored node of every cycle, and pods of one workload share a shape.
+/// node, kept until the node's requests change: both read the node's state
+/// and divide twice for every scored node of every cycle, and pods of one
+/// workload share a shape.
 /// Bounded: past `MAX_ENTRIES` (shapes times nodes) new shapes are scored
 /// without it.
 pub(crate) struct ResourceScores {
@@ -164,10 +165,25 @@ impl ResourceScores {
     }
 }
 
-/// An entry: the node's version, LeastAllocated and BalancedAllocation.
+/// The (LeastAllocated, BalancedAllocation) kept in `memo` (one shape's
+/// entries: the node's version in the high half, the two scores below) for
+/// node `n`, or `score`'s, kept, when the node changed since.
 #[inline(always)]
-fn pack(version: u32, fit: i64, bal: i64) -> u64 {
-    (u64::from(version) << 32) | ((fit as u64 & 0xffff) << 16) | (bal as u64 & 0xffff)
+fn kept(
+    versions: &[u32],
+    memo: &mut [u64],
+    n: NodeId,
+    score: impl FnOnce() -> (i64, i64),
+) -> (i64, i64) {
+    let version = versions[n.index()];
+    let e = memo[n.index()];
+    if (e >> 32) as u32 == version {
+        return (((e >> 16) & 0xffff) as i64, (e & 0xffff) as i64);
+    }
+    let (fit, bal) = score();
+    memo[n.index()] =
+        (u64::from(version) << 32) | ((fit as u64 & 0xffff) << 16) | (bal as u64 & 0xffff);
+    (fit, bal)
 }
 
 /// The framework's DefaultNormalizeScore of one score, given the maximum
@@ -305,17 +321,7 @@ impl Model<'_> {
                 let inter_pod = inter_pod.as_ref().map_or(0, |v| v[i]);
                 let (fit, bal) = match memo.as_deref_mut() {
                     None => resources(n),
-                    Some(memo) => {
-                        let version = rs.versions[n.index()];
-                        let e = memo[n.index()];
-                        if (e >> 32) as u32 == version {
-                            (((e >> 16) & 0xffff) as i64, (e & 0xffff) as i64)
-                        } else {
-                            let (fit, bal) = resources(n);
-                            memo[n.index()] = pack(version, fit, bal);
-                            (fit, bal)
-                        }
-                    }
+                    Some(memo) => kept(&rs.versions, memo, n, || resources(n)),
                 };
                 W_TAINTS * taints
                     + W_NODE_AFFINITY * node_affinity
