@@ -10,11 +10,11 @@ use std::rc::Rc;
 use foldhash::HashMap;
 use k8s_openapi::api::core::v1::PodAffinityTerm;
 
-use super::index::{KeyDomains, Keys, Scope};
+use super::index::{KeyDomains, Keys, NONE, Scope};
 use super::profile::{Profile, Term};
 use super::{Model, fingerprint};
 use crate::selectors::Labels;
-use crate::snapshot::{NodeId, PodId, PodInfo, Snapshot};
+use crate::snapshot::{Id, NodeId, PodId, PodInfo, Snapshot};
 
 /// What an existing pod's term does to an incoming pod it selects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,7 +45,13 @@ pub(crate) struct Existing {
     by_label: HashMap<String, HashMap<String, Vec<usize>>>,
     /// Groups whose selector requires no label value.
     unindexed: Vec<usize>,
-    of_pod: HashMap<PodId, Vec<usize>>,
+    /// Per snapshot pod, its entry in `sets` (`index::NONE` until first
+    /// seen): the replicas of a workload share one list of groups.
+    of_pod: Vec<u32>,
+    sets: Vec<Vec<usize>>,
+    /// The pod registered last: the next one, often a replica of the same
+    /// workload, is compared with it before its terms are hashed.
+    last: Option<PodId>,
 }
 
 /// The terms of a pod that act on other pods: (term, kind tag, effect).
@@ -89,13 +95,38 @@ fn terms_of(pod: &PodInfo) -> Vec<(&PodAffinityTerm, u8, Effect)> {
     out
 }
 
+/// Whether two pods' terms that act on other pods ([`terms_of`]) are the
+/// same and held in the same namespace: then they find the same groups.
+fn same_terms(a: &PodInfo, b: &PodInfo) -> bool {
+    let (Some(x), Some(y)) = (a.spec().affinity.as_ref(), b.spec().affinity.as_ref()) else {
+        return false;
+    };
+    a.namespace == b.namespace
+        && x.pod_anti_affinity == y.pod_anti_affinity
+        && x.pod_affinity == y.pod_affinity
+}
+
 impl Existing {
-    /// The groups of the pod's terms, created on first sight.
-    fn register(&mut self, snap: &Snapshot, keys: &Keys, p: PodId) -> Vec<usize> {
-        if let Some(g) = self.of_pod.get(&p) {
-            return g.clone();
+    /// The entry in `sets` of the groups of the pod's terms, created on
+    /// first sight.
+    fn register(&mut self, snap: &Snapshot, keys: &Keys, p: PodId) -> usize {
+        if self.of_pod.len() < snap.pods.len() {
+            self.of_pod.resize(snap.pods.len(), NONE);
+        }
+        let known = self.of_pod[p.index()];
+        if known != NONE {
+            return known as usize;
         }
         let pod = snap.pod(p);
+        // Terms equal to the last pod's find the same groups.
+        if let Some(q) = self.last
+            && same_terms(snap.pod(q), pod)
+        {
+            let set = self.of_pod[q.index()];
+            self.of_pod[p.index()] = set;
+            self.last = Some(p);
+            return set as usize;
+        }
         let mut ids = Vec::new();
         for (raw, tag, effect) in terms_of(pod) {
             let weight = match effect {
@@ -136,8 +167,11 @@ impl Existing {
             };
             ids.push(id);
         }
-        self.of_pod.insert(p, ids.clone());
-        ids
+        let set = self.sets.len();
+        self.sets.push(ids);
+        self.of_pod[p.index()] = set as u32;
+        self.last = Some(p);
+        set
     }
 
     /// Counts (delta 1) or uncounts (-1) the pod's terms on `node`.
@@ -153,8 +187,9 @@ impl Existing {
         if !snap.pod(p).pod_affinity {
             return;
         }
-        for g in self.register(snap, keys, p) {
-            let group = &mut self.groups[g];
+        let set = self.register(snap, keys, p);
+        for k in 0..self.sets[set].len() {
+            let group = &mut self.groups[self.sets[set][k]];
             if let Some(d) = group.domains.of(node) {
                 let c = group.holders.entry(d).or_insert(0);
                 *c += delta;

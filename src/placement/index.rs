@@ -105,8 +105,22 @@ pub(crate) struct LabelIndex<'s> {
 impl<'s> LabelIndex<'s> {
     fn build(m: &Model<'s>, key: &str, ns: &str) -> ByValue<'s> {
         let mut out = ByValue::default();
-        let snapshot = m.snap.pods_in_namespace(ns).iter().map(|&p| Slot::pod(p));
         let placed = m.replacements_by_ns.get(ns).into_iter().flatten().copied();
+        // The snapshot's index, where matching the budgets built it, lists
+        // the same pods in the same (id) order without reading their labels
+        // (a cache miss or more per pod).
+        if let Some(built) = m.snap.pods_by_label(ns, key) {
+            for (v, pods) in built {
+                out.insert(v.as_str(), pods.iter().map(|&p| Slot::pod(p)).collect());
+            }
+            for slot in placed {
+                if let Some(v) = m.snap.pod(m.slot_pod(slot)).labels().get(key) {
+                    out.entry(v.as_str()).or_default().push(slot);
+                }
+            }
+            return out;
+        }
+        let snapshot = m.snap.pods_in_namespace(ns).iter().map(|&p| Slot::pod(p));
         for slot in snapshot.chain(placed) {
             let p = m.snap.pod(m.slot_pod(slot));
             if let Some(v) = p.labels().get(key) {

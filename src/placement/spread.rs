@@ -139,6 +139,35 @@ fn each_counted(m: &Model<'_>, prof: &Profile<'_>, c: &Constraint<'_>, mut f: im
     }
 }
 
+/// The nodes of the pods each distinct selection of a pod's constraints
+/// counts, found once: constraints often share one (the system defaults
+/// both count the pod's controller, a zone and a host constraint one
+/// labelSelector).
+#[derive(Default)]
+struct Counted<'c, 's> {
+    seen: Vec<(&'c Select<'s>, Vec<NodeId>)>,
+}
+
+impl<'c, 's> Counted<'c, 's> {
+    fn nodes(&mut self, m: &Model<'_>, prof: &Profile<'_>, c: &'c Constraint<'s>) -> &[NodeId] {
+        let same = |a: &Select<'_>, b: &Select<'_>| match (a, b) {
+            (Select::Labels(x), Select::Labels(y)) => x == y,
+            (Select::Owner(x), Select::Owner(y)) => x == y,
+            _ => false,
+        };
+        let i = match self.seen.iter().position(|(s, _)| same(s, &c.select)) {
+            Some(i) => i,
+            None => {
+                let mut nodes = Vec::new();
+                each_counted(m, prof, c, |n| nodes.push(n));
+                self.seen.push((&c.select, nodes));
+                self.seen.len() - 1
+            }
+        };
+        &self.seen[i].1
+    }
+}
+
 struct Hard {
     domains: Rc<KeyDomains>,
     /// Per domain, and last for nodes without the key: the constraint
@@ -166,6 +195,7 @@ impl SpreadCycle {
         let doms = |cs: &[Constraint<'_>]| -> Vec<Rc<KeyDomains>> {
             cs.iter().map(|c| m.keys.get(snap, c.key)).collect()
         };
+        let mut counted = Counted::default();
         let hard_doms = doms(&prof.hard);
         let mut hard = Vec::new();
         if !prof.hard.is_empty() {
@@ -173,7 +203,7 @@ impl SpreadCycle {
             for (i, (c, d)) in prof.hard.iter().zip(&hard_doms).enumerate() {
                 let mut counts = vec![0u32; d.count];
                 let mut nonzero = 0;
-                each_counted(m, prof, c, |n| {
+                for &n in counted.nodes(m, prof, c) {
                     if e.nodes[i][n.index()]
                         && let Some(x) = d.of(n)
                     {
@@ -182,7 +212,7 @@ impl SpreadCycle {
                         }
                         counts[x] += 1;
                     }
-                });
+                }
                 // The global minimum over eligible domains; 0 when fewer than minDomains.
                 let min =
                     if (e.domain_count[i] as i64) < c.min_domains || nonzero < e.domain_count[i] {
@@ -213,7 +243,7 @@ impl SpreadCycle {
             for (i, (c, d)) in prof.soft.iter().zip(&soft_doms).enumerate() {
                 let hostname = c.key == HOSTNAME;
                 let mut counts = vec![0u32; if hostname { snap.nodes.len() } else { d.count }];
-                each_counted(m, prof, c, |n| {
+                for &n in counted.nodes(m, prof, c) {
                     if hostname {
                         counts[n.index()] += 1;
                     } else if e.nodes[i][n.index()]
@@ -221,7 +251,7 @@ impl SpreadCycle {
                     {
                         counts[x] += 1;
                     }
-                });
+                }
                 soft.push(Soft {
                     domains: d.clone(),
                     hostname,

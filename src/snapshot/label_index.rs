@@ -10,7 +10,7 @@ use crate::selectors::{Requirement, Selector};
 
 /// Built lazily, one (namespace, key) at a time, and kept for as long as the
 /// pods it was built from.
-#[derive(Default)]
+#[derive(Clone, Debug, Default)]
 pub struct LabelIndex {
     /// namespace -> key -> value -> pods; looked up by `&str`, so a hit
     /// allocates nothing.
@@ -30,6 +30,12 @@ impl LabelIndex {
         self.values(pods, in_ns, ns, key)
             .get(value)
             .map_or(&[], Vec::as_slice)
+    }
+
+    /// The pods of `ns` by their value of `key`, if that part of the index
+    /// was built.
+    pub fn built(&self, ns: &str, key: &str) -> Option<&HashMap<String, Vec<PodId>>> {
+        self.by_ns.get(ns).and_then(|k| k.get(key))
     }
 
     fn values<'s>(

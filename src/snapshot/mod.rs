@@ -96,6 +96,9 @@ pub struct Snapshot {
     node_usage: PerNode<Resources>,
     /// What metrics sources measured for this run (see [`Snapshot::with_usage`]).
     measured: MeasuredUsage,
+    /// The pods by label that matching the budgets built: kept, so that
+    /// the placement model does not read every pod's labels again.
+    labels: LabelIndex,
 }
 
 impl Snapshot {
@@ -200,6 +203,7 @@ impl Snapshot {
             pdbs_by_pod,
             node_usage,
             measured: MeasuredUsage::default(),
+            labels,
         }
     }
 
@@ -260,6 +264,16 @@ impl Snapshot {
 
     pub fn node_usage(&self, node: NodeId) -> &Resources {
         &self.node_usage[node]
+    }
+
+    /// The pods of `ns` by their value of `key`, in id order, when
+    /// matching the budgets indexed them (None: not indexed, not "none").
+    pub fn pods_by_label(
+        &self,
+        ns: &str,
+        key: &str,
+    ) -> Option<&foldhash::HashMap<String, Vec<PodId>>> {
+        self.labels.built(ns, key)
     }
 
     pub fn namespace_labels(&self, ns: &str) -> Option<&Labels> {
