@@ -198,6 +198,39 @@ fn normalized(s: i64, max: Divisor, reverse: bool) -> i64 {
     }
 }
 
+/// [`normalized`] by one maximum over a cycle's feasible nodes. Raw
+/// scores of TaintToleration (untolerated taints) and NodeAffinity (sums of
+/// term weights) take few values: when there are fewer than the nodes to
+/// normalize, each is normalized once, and every node reads its table
+/// entry instead of dividing.
+struct Normalizer {
+    max: Divisor,
+    reverse: bool,
+    table: Vec<i64>,
+}
+
+impl Normalizer {
+    fn new(max: Divisor, reverse: bool, nodes: usize) -> Self {
+        let table = match usize::try_from(max.d) {
+            Ok(m) if m < nodes => (0..=max.d).map(|s| normalized(s, max, reverse)).collect(),
+            _ => Vec::new(),
+        };
+        Self {
+            max,
+            reverse,
+            table,
+        }
+    }
+
+    #[inline]
+    fn get(&self, s: i64) -> i64 {
+        match usize::try_from(s).ok().and_then(|i| self.table.get(i)) {
+            Some(&n) => n,
+            None => normalized(s, self.max, self.reverse),
+        }
+    }
+}
+
 /// DefaultNormalizeScore over a list of scores.
 #[cfg(test)]
 pub(crate) fn default_normalize(scores: &mut [i64], reverse: bool) {
@@ -275,8 +308,12 @@ impl Model<'_> {
             .prefer_no_schedule
             .as_deref()
             .map(|v| (v, max_of(v)))
-            .filter(|&(_, max)| max.d > 0);
-        let node_affinity = statics.preferred.as_deref().map(|v| (v, max_of(v)));
+            .filter(|&(_, max)| max.d > 0)
+            .map(|(v, max)| (v, Normalizer::new(max, true, feasible.len())));
+        let node_affinity = statics
+            .preferred
+            .as_deref()
+            .map(|v| (v, Normalizer::new(max_of(v), false, feasible.len())));
         let inter_pod = cyc.affinity.scored.then(|| {
             let mut raw: Vec<i64> = feasible
                 .iter()
@@ -315,9 +352,10 @@ impl Model<'_> {
             .enumerate()
             .map(|(i, &n)| {
                 // Without raw scores every node scores as a raw 0 would.
-                let taints = taints.map_or(MAX, |(v, max)| normalized(v[n.index()], max, true));
-                let node_affinity =
-                    node_affinity.map_or(0, |(v, max)| normalized(v[n.index()], max, false));
+                let taints = taints.as_ref().map_or(MAX, |(v, t)| t.get(v[n.index()]));
+                let node_affinity = node_affinity
+                    .as_ref()
+                    .map_or(0, |(v, t)| t.get(v[n.index()]));
                 let inter_pod = inter_pod.as_ref().map_or(0, |v| v[i]);
                 let (fit, bal) = match memo.as_deref_mut() {
                     None => resources(n),
@@ -331,5 +369,28 @@ impl Model<'_> {
                     + W_SPREAD * spread[i]
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The table gives what dividing gives, for every raw score a cycle can
+    /// see (0..=max) and beyond, with and without a table.
+    #[test]
+    fn normalizer_table_normalizes_as_dividing() {
+        for max in 0..300 {
+            let d = Divisor::new(max);
+            for nodes in [1, 50, 500] {
+                for reverse in [false, true] {
+                    let n = Normalizer::new(d, reverse, nodes);
+                    assert_eq!(n.table.is_empty(), max as usize >= nodes);
+                    for s in -2..=max + 2 {
+                        assert_eq!(n.get(s), normalized(s, d, reverse), "max {max} s {s}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -343,11 +343,22 @@ impl SpreadCycle {
         }
         let max = max.max(0);
         let by = super::score::Divisor::new(max);
+        let normalized = |r: i64| by.div(100 * (max + min - r));
+        // Raw scores span few values: each is normalized once when there
+        // are fewer than the nodes (a division saved per node).
+        let table: Vec<i64> = match usize::try_from(max - min) {
+            Ok(span) if max > 0 && span < feasible.len() => (min..=max).map(normalized).collect(),
+            _ => Vec::new(),
+        };
         for o in out.iter_mut() {
             *o = match (*o, max) {
                 (IGNORED, _) => 0,
                 (_, 0) => 100,
-                (r, max) => by.div(100 * (max + min - r)),
+                (r, _) => usize::try_from(r - min)
+                    .ok()
+                    .and_then(|i| table.get(i))
+                    .copied()
+                    .unwrap_or_else(|| normalized(r)),
             };
         }
         out
