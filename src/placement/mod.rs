@@ -369,16 +369,23 @@ impl<'s> Model<'s> {
         }
         self.existing.shift(self.snap, &self.keys, pod, node, 1);
         self.labels.borrow_mut().add(slot, info);
+        // Looked up before inserting: most owners and namespaces already
+        // have a replacement, and their keys need no copy.
         if let Some(o) = &info.owner {
-            self.replacements_by_owner
-                .entry(o.clone())
-                .or_default()
-                .push(slot);
+            match self.replacements_by_owner.get_mut(o) {
+                Some(slots) => slots.push(slot),
+                None => {
+                    self.replacements_by_owner.insert(o.clone(), vec![slot]);
+                }
+            }
         }
-        self.replacements_by_ns
-            .entry(info.namespace.clone())
-            .or_default()
-            .push(slot);
+        match self.replacements_by_ns.get_mut(info.namespace.as_str()) {
+            Some(slots) => slots.push(slot),
+            None => {
+                self.replacements_by_ns
+                    .insert(info.namespace.clone(), vec![slot]);
+            }
+        }
         Some(node)
     }
 
