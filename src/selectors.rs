@@ -95,7 +95,7 @@ impl Selector {
             requirements.push(Requirement::In(k.clone(), vec![v.clone()]));
         }
         for expr in sel.match_expressions.iter().flatten() {
-            let values = expr.values.clone().unwrap_or_default();
+            let values = distinct(expr.values.clone().unwrap_or_default());
             let req = match expr.operator.as_str() {
                 "In" | "NotIn" if values.is_empty() => {
                     return Err(SelectorError::MissingValues(expr.operator.clone()));
@@ -168,6 +168,26 @@ fn valid_value(v: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
+/// The values in their first order, each once: a value listed twice
+/// selects nothing more, and a label query that looks each value up in an
+/// index must not count its pods twice.
+fn distinct(values: Vec<String>) -> Vec<String> {
+    if values.len() > 32 {
+        let mut seen = std::collections::HashSet::new();
+        return values
+            .into_iter()
+            .filter(|v| seen.insert(v.clone()))
+            .collect();
+    }
+    let mut out: Vec<String> = Vec::with_capacity(values.len());
+    for v in values {
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    out
+}
+
 fn parse_requirement(part: &str) -> Result<Requirement, SelectorError> {
     let err = || SelectorError::Syntax(part.to_string());
     if let Some(key) = part.strip_prefix('!') {
@@ -184,7 +204,7 @@ fn parse_requirement(part: &str) -> Result<Requirement, SelectorError> {
                 .strip_prefix('(')
                 .and_then(|r| r.strip_suffix(')'))
                 .ok_or_else(err)?;
-            let values: Vec<String> = inner.split(',').map(|v| v.trim().to_string()).collect();
+            let values = distinct(inner.split(',').map(|v| v.trim().to_string()).collect());
             if !valid_key(key) || values.iter().any(|v| !valid_value(v)) {
                 return Err(err());
             }
@@ -350,6 +370,32 @@ mod tests {
         for bad in ["zone in a", "(", "a=b=c d", "zone in (a"] {
             assert!(Selector::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn values_listed_twice_are_kept_once_in_their_first_order() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
+        let in_values = |sel: &Selector| match sel.requirements() {
+            [Requirement::In(_, vs)] => vs.clone(),
+            other => panic!("{other:?}"),
+        };
+        let parsed = Selector::parse("app in (b,a,b,a)").unwrap();
+        assert_eq!(in_values(&parsed), ["b", "a"]);
+        let sel = LabelSelector {
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "app".into(),
+                operator: "In".into(),
+                values: Some(["b", "a", "b"].map(String::from).to_vec()),
+            }]),
+            ..Default::default()
+        };
+        assert_eq!(
+            in_values(&Selector::from_label_selector(&sel).unwrap()),
+            ["b", "a"]
+        );
+        let many: Vec<String> = (0..40).chain(0..40).map(|i| i.to_string()).collect();
+        let want: Vec<String> = (0..40).map(|i| i.to_string()).collect();
+        assert_eq!(distinct(many), want);
     }
 
     #[test]

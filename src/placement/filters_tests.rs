@@ -2,6 +2,7 @@
 //! `src`, which has no labels) against node `x` of a small cluster.
 
 use k8s_openapi::api::core::v1::PodAffinityTerm;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 
 use super::Filter::{self, *};
 use super::test_builders::*;
@@ -411,6 +412,23 @@ fn topology_spread() {
             "maxSkew 2",
             zones().pod(web("w1", "n2")).pod(web("w2", "n1")),
             spread_pod(hard(2)),
+            Ok(()),
+        ),
+        (
+            "a value listed twice counts its pods once",
+            zones().pod(web("w1", "n2")).pod(web("w2", "n1")),
+            spread_pod({
+                let mut c = hard(2);
+                c.label_selector = Some(LabelSelector {
+                    match_expressions: Some(vec![LabelSelectorRequirement {
+                        key: "app".into(),
+                        operator: "In".into(),
+                        values: Some(vec!["web".into(), "web".into()]),
+                    }]),
+                    ..Default::default()
+                });
+                c
+            }),
             Ok(()),
         ),
         (
