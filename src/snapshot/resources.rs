@@ -106,8 +106,13 @@ fn clamp(v: i128) -> i64 {
 impl Resources {
     /// Reads a ResourceList (allocatable, requests); unparseable quantities count as zero.
     pub fn from_list(list: Option<&BTreeMap<String, Quantity>>) -> Self {
+        Self::from_entries(list.into_iter().flatten())
+    }
+
+    /// Reads (name, quantity) entries with distinct names; the order does not matter.
+    fn from_entries<'a>(entries: impl Iterator<Item = (&'a String, &'a Quantity)>) -> Self {
         let mut r = Resources::default();
-        for (name, q) in list.into_iter().flatten() {
+        for (name, q) in entries {
             let Some(milli) = parse_quantity_milli(&q.0) else {
                 continue;
             };
@@ -208,9 +213,11 @@ fn container_requests(c: &Container) -> Resources {
     let req = c.resources.as_ref().and_then(|r| r.requests.as_ref());
     // A limit without a request defaults the request to the limit.
     let limits = c.resources.as_ref().and_then(|r| r.limits.as_ref());
-    let mut merged = limits.cloned().unwrap_or_default();
-    merged.extend(req.cloned().unwrap_or_default());
-    Resources::from_list(Some(&merged))
+    let defaulted = limits
+        .into_iter()
+        .flatten()
+        .filter(|(name, _)| !req.is_some_and(|r| r.contains_key(*name)));
+    Resources::from_entries(req.into_iter().flatten().chain(defaulted))
 }
 
 /// The pod's effective request: the larger of its containers' sum (with
@@ -410,6 +417,32 @@ mod tests {
             }),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_limit_without_a_request_is_the_request() {
+        let list = |kv: &[(&str, &str)]| -> BTreeMap<String, Quantity> {
+            kv.iter()
+                .map(|(k, v)| (k.to_string(), Quantity(v.to_string())))
+                .collect()
+        };
+        let c = Container {
+            resources: Some(k8s_openapi::api::core::v1::ResourceRequirements {
+                requests: Some(list(&[("cpu", "500m"), ("ephemeral-storage", "x")])),
+                limits: Some(list(&[
+                    ("cpu", "2"),
+                    ("memory", "1Gi"),
+                    ("example.com/gpu", "1"),
+                    ("ephemeral-storage", "1Gi"),
+                ])),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let r = container_requests(&c);
+        assert_eq!((r.cpu, r.memory), (500, 1024 * 1024 * 1024));
+        // An unreadable request is not replaced by the limit: it counts as none.
+        assert_eq!(r.other, [("example.com/gpu".to_string(), 1000)]);
     }
 
     #[test]
