@@ -8,8 +8,8 @@ mod ratelimit;
 pub use initial_list::Lists;
 pub use ratelimit::RateLimitLayer;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, TryLockError};
 
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, future::BoxFuture};
@@ -21,7 +21,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
-use crate::snapshot::{ClusterObjects, Snapshot, slim};
+use crate::snapshot::{ClusterObjects, PodReuse, Snapshot, slim};
 
 /// Read-only caches of the kinds a snapshot needs.
 #[derive(Clone)]
@@ -33,6 +33,8 @@ pub struct Caches {
     namespaces: Store<Namespace>,
     /// One flag per cache: set while it lists again after its watch expired.
     relisting: Vec<Arc<AtomicBool>>,
+    /// The last snapshot's pod records, for the next snapshot.
+    reuse: Arc<Mutex<PodReuse>>,
 }
 
 type Watch = BoxFuture<'static, ()>;
@@ -132,6 +134,7 @@ impl Caches {
                 priority_classes,
                 namespaces,
                 relisting: vec![r1, r2, r3, r4, r5],
+                reuse: Arc::default(),
             },
             vec![w1, w2, w3, w4, w5],
         )
@@ -178,7 +181,40 @@ impl Caches {
     }
 
     pub fn snapshot(&self, now: DateTime<Utc>) -> Snapshot {
-        Snapshot::build(now, self.objects())
+        // Two runs building at once: the second builds without the records
+        // rather than wait for the first.
+        let Some(mut reuse) = self.reuse_lock() else {
+            return Snapshot::build(now, self.objects());
+        };
+        let snapshot = Snapshot::build_reusing(now, self.objects(), &mut reuse);
+        tracing::debug!(
+            pods = snapshot.pods.len(),
+            reused = reuse.reused(),
+            "snapshot built"
+        );
+        snapshot
+    }
+
+    /// Gives a run's snapshot back when the run is done with it: the next
+    /// snapshot takes the records of the pods that have not changed.
+    pub fn recycle(&self, snapshot: Snapshot) {
+        if let Some(mut reuse) = self.reuse_lock() {
+            reuse.keep(snapshot);
+        }
+    }
+
+    fn reuse_lock(&self) -> Option<std::sync::MutexGuard<'_, PodReuse>> {
+        match self.reuse.try_lock() {
+            Ok(reuse) => Some(reuse),
+            // A build that panicked may have left the records half made.
+            Err(TryLockError::Poisoned(poisoned)) => {
+                let mut reuse = poisoned.into_inner();
+                *reuse = PodReuse::default();
+                self.reuse.clear_poison();
+                Some(reuse)
+            }
+            Err(TryLockError::WouldBlock) => None,
+        }
     }
 }
 

@@ -136,6 +136,7 @@ pub async fn run(r: &Runner, policy: &DeschedulerPolicy, trigger: Option<String>
         failed = report.total(|c| c.failed),
         "run completed"
     );
+    r.caches.recycle(snapshot);
 }
 
 /// Carries out the pending plan `id` names, after checking each of its pods

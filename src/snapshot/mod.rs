@@ -6,6 +6,7 @@ mod label_index;
 mod pdb;
 mod pod;
 pub mod resources;
+mod reuse;
 pub mod slim;
 mod usage;
 
@@ -25,6 +26,7 @@ pub use pod::{
     exit_code, host_port_entries, state_reason, to_chrono,
 };
 pub use resources::Resources;
+pub use reuse::PodReuse;
 pub use usage::{KubeMetrics, KubeUsage, MeasuredUsage, UsageInput, UsageSource};
 
 use crate::selectors::Labels;
@@ -103,6 +105,25 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub fn build(now: DateTime<Utc>, objects: ClusterObjects) -> Self {
+        Self::build_with(now, objects, None)
+    }
+
+    /// As [`Snapshot::build`], taking the records of the pods that have not
+    /// changed since the last build from `reuse` (the operator's watch
+    /// caches, which build one snapshot after another of the same objects).
+    pub fn build_reusing(
+        now: DateTime<Utc>,
+        objects: ClusterObjects,
+        reuse: &mut PodReuse,
+    ) -> Self {
+        Self::build_with(now, objects, Some(reuse))
+    }
+
+    fn build_with(
+        now: DateTime<Utc>,
+        objects: ClusterObjects,
+        reuse: Option<&mut PodReuse>,
+    ) -> Self {
         let priority_classes: BTreeMap<String, i32> = objects
             .priority_classes
             .iter()
@@ -126,11 +147,14 @@ impl Snapshot {
         let node_by_name: HashMap<String, NodeId> =
             nodes.iter().map(|(i, n)| (n.name.clone(), i)).collect();
 
-        let mut pods: Vec<PodInfo> = objects
-            .pods
-            .into_iter()
-            .map(|p| PodInfo::new(p, &priority_classes, &node_by_name))
-            .collect();
+        let mut pods: Vec<PodInfo> = match reuse {
+            Some(reuse) => reuse.records(objects.pods, &priority_classes, &nodes, &node_by_name),
+            None => objects
+                .pods
+                .into_iter()
+                .map(|p| PodInfo::new(p, &priority_classes, &node_by_name))
+                .collect(),
+        };
         pods.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
         pods.dedup_by(|a, b| a.namespace == b.namespace && a.name == b.name);
         let pods: PerPod<PodInfo> = pods.into();
