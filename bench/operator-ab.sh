@@ -25,35 +25,28 @@ state="${root}/.cache/bench-cluster"
 [[ -f "${state}/kubeconfig" && -f "${OUT}/ours-policy.yaml" ]] \
   || { echo "operator-ab.sh: no kept cluster or policy (run KEEP_CLUSTER=1 bench/vs-upstream.sh first)" >&2; exit 2; }
 ((CYCLES >= 3)) || { echo "operator-ab.sh: CYCLES must be at least 3" >&2; exit 2; }
-export KUBECONFIG="${state}/kubeconfig"
-completed() { grep -c 'run completed' "$1" || true; }
+log() { echo "operator-ab: $*" >&2; }
+# kubectl (the control plane's), vmhwm, wait_for_cycles
+. "${root}/bench/lib.sh"
 pid=""
 trap '[[ -n "${pid}" ]] && kill "${pid}" 2>/dev/null || true' EXIT
 i=0
 for bin in "$@"; do
   [[ -x "${bin}" ]] || { echo "operator-ab.sh: ${bin} is not an executable" >&2; exit 2; }
   i=$((i + 1))
-  log="${OUT}/ab-${i}.log"
+  runlog="${OUT}/ab-${i}.log"
   kubectl apply -f "${OUT}/ours-policy.yaml" >/dev/null
   KUBECONFIG="${state}/ours.kubeconfig" RUST_LOG=info "${bin}" run \
-    --metrics-bind-address 127.0.0.1:0 --initial-list auto > "${log}" 2>&1 &
+    --metrics-bind-address 127.0.0.1:0 --initial-list auto > "${runlog}" 2>&1 &
   pid=$!
-  deadline=$((SECONDS + 120 + CYCLES * 30))
-  wait_runs() {
-    while (($(completed "${log}") < $1)); do
-      kill -0 "${pid}" 2>/dev/null || { echo "operator-ab.sh: ${bin} exited; see ${log}" >&2; exit 1; }
-      ((SECONDS < deadline)) || { echo "operator-ab.sh: ${bin}: no ${CYCLES} runs in time; see ${log}" >&2; exit 1; }
-      sleep 0.2
-    done
-  }
-  wait_runs 1
+  CYCLES=1 wait_for_cycles "run completed" "${runlog}" "${pid}" "${bin}" /dev/null
   cpu0="$(awk '{print $14 + $15}' "/proc/${pid}/stat")"
-  wait_runs "${CYCLES}"
+  wait_for_cycles "run completed" "${runlog}" "${pid}" "${bin}" /dev/null
   cpu1="$(awk '{print $14 + $15}' "/proc/${pid}/stat")"
-  hwm="$(awk '/VmHWM/ {print $2}' "/proc/${pid}/status")"
+  hwm="$(vmhwm "${pid}")"
   kill "${pid}"; wait "${pid}" 2>/dev/null || true; pid=""
   kubectl delete dsp bench >/dev/null
-  python3 - "${log}" "${bin}" "${hwm}" "${cpu0}" "${cpu1}" "${CYCLES}" "$(getconf CLK_TCK)" <<'PY'
+  python3 - "${runlog}" "${bin}" "${hwm}" "${cpu0}" "${cpu1}" "${CYCLES}" "$(getconf CLK_TCK)" <<'PY'
 import datetime, statistics, sys
 log, binary, hwm, cpu0, cpu1, cycles, tck = sys.argv[1:8]
 stamp = lambda line: datetime.datetime.fromisoformat(line[:26])

@@ -58,23 +58,9 @@ PLANS="${PLANS:-1}"
 READY_TIMEOUT="${READY_TIMEOUT:-900}"
 OUT="${OUT:-${root}/.cache/bench/vs-upstream}"
 state="${root}/.cache/bench-cluster"
-kubectl() { "${root}/.cache/bin/kubectl" --kubeconfig "${state}/kubeconfig" "$@"; }
 log() { echo "vs-upstream: $*" >&2; }
-now() { date +%s.%N; }
-vmhwm() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
-# wait_for_cycles LINE LOG PID NAME STARTUP_FILE: until LOG holds CYCLES lines
-# with LINE (each marks a completed cycle), writing the process's VmHWM to
-# STARTUP_FILE once the first is there; fails if the process exits first.
-wait_for_cycles() {
-  local n first=0
-  while :; do
-    n="$(grep -c "$1" "$2" || true)"
-    if ((n >= 1 && first == 0)); then vmhwm "$3" > "$5"; first=1; fi
-    ((n >= CYCLES)) && break
-    kill -0 "$3" 2>/dev/null || { log "$4 exited; see $2"; exit 1; }
-    sleep 0.2
-  done
-}
+# kubectl (the control plane's), now, vmhwm, wait_for_cycles
+. "${here}/lib.sh"
 # The RSS (KiB) of the bench cluster's components and of PID $1 (if any),
 # with the machine's MemAvailable, every 5 s, into memory.tsv.
 sample_memory() {

@@ -61,21 +61,26 @@ impl PodReuse {
         nodes: &PerNode<NodeInfo>,
         node_by_name: &HashMap<String, NodeId>,
     ) -> Vec<PodInfo> {
-        let records = std::mem::take(&mut self.records);
-        let place = std::mem::take(&mut self.place);
         let same_nodes = self.node_names.len() == nodes.len()
             && nodes
                 .iter()
                 .zip(&self.node_names)
                 .all(|((_, n), name)| n.name == *name);
-        let usable = same_nodes && self.priority_classes == *priority_classes;
+        let records = std::mem::take(&mut self.records);
+        let place = std::mem::take(&mut self.place);
+        // Records made with other nodes or classes are dropped unread.
+        let (records, place) = if same_nodes && self.priority_classes == *priority_classes {
+            (records, place)
+        } else {
+            (Vec::new(), HashMap::default())
+        };
         let mut taken = vec![false; records.len()];
         let mut new = Vec::new();
         for pod in pods {
             let at = place
                 .get(&(Arc::as_ptr(&pod) as usize))
                 .map(|&i| i as usize)
-                .filter(|&i| usable && !taken[i] && Arc::ptr_eq(&records[i].pod, &pod));
+                .filter(|&i| !taken[i] && Arc::ptr_eq(&records[i].pod, &pod));
             match at {
                 Some(i) => taken[i] = true,
                 None => new.push(PodInfo::new(pod, priority_classes, node_by_name)),
