@@ -6,6 +6,7 @@
 //! A replacement is a pod of the same controller owner that the run's
 //! snapshot did not have; each is matched to one eviction, in plan order.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -19,15 +20,15 @@ use crate::snapshot::{OwnerRef, Snapshot, controller_of};
 
 /// The pod's identity: its uid (a pod recreated under the same name, as a
 /// StatefulSet's is, has a new one), else its name.
-fn uid(p: &Pod) -> String {
+fn uid(p: &Pod) -> Cow<'_, str> {
     let m = &p.metadata;
     match m.uid.as_deref() {
-        Some(u) if !u.is_empty() => u.to_string(),
-        _ => format!(
+        Some(u) if !u.is_empty() => Cow::Borrowed(u),
+        _ => Cow::Owned(format!(
             "{}/{}",
             m.namespace.as_deref().unwrap_or_default(),
             m.name.as_deref().unwrap_or_default()
-        ),
+        )),
     }
 }
 
@@ -84,14 +85,21 @@ pub fn awaited(snap: &Snapshot, report: &RunReport) -> Vec<Awaited> {
 
 /// Follows one run's evictions: which pods it already knew is worked out
 /// once, so each look at the caches only reads the awaited owners' new pods.
-pub struct Followup {
+pub struct Followup<'s> {
     pub awaited: Vec<Awaited>,
-    known: HashSet<String>,
+    /// Borrowed from the run's snapshot: a set of 60,000 copied uids cost 2 %
+    /// of a run at 2,000 nodes.
+    known: HashSet<Cow<'s, str>>,
 }
 
-impl Followup {
-    pub fn new(awaited: Vec<Awaited>, before: &Snapshot) -> Self {
-        let known = before.pods.values().map(|p| uid(&p.pod)).collect();
+impl<'s> Followup<'s> {
+    pub fn new(awaited: Vec<Awaited>, before: &'s Snapshot) -> Self {
+        // Nothing to follow (a dry run): no pod needs to be known.
+        let known = if awaited.is_empty() {
+            HashSet::default()
+        } else {
+            before.pods.values().map(|p| uid(&p.pod)).collect()
+        };
         Self { awaited, known }
     }
 
@@ -146,6 +154,7 @@ impl Followup {
             if self.known.contains(&uid) {
                 continue;
             }
+            let uid = uid.into_owned();
             fresh.entry(o).or_default().push(Fresh {
                 created: p.metadata.creation_timestamp.as_ref().map(|t| t.0),
                 name: p.metadata.name.as_deref().unwrap_or_default(),
@@ -202,7 +211,7 @@ pub fn flagged_again(moved: &[Moved], snap: &Snapshot, plan: &EvictionPlan) -> B
         .iter()
         .filter_map(|e| {
             let p = snap.pod(e.pod);
-            let m = by_uid.get(uid(&p.pod).as_str())?;
+            let m = by_uid.get(uid(&p.pod).as_ref())?;
             let node = p.node.map(|n| snap.node(n).name.as_str())?;
             (m.strategy == e.strategy && m.node == node).then(|| m.owner.clone())
         })

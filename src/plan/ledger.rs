@@ -10,7 +10,7 @@ use super::limits::Counters;
 use super::nodefit::{self, FitState};
 use super::result::{Eviction, EvictionPlan, NodeFigure, Prediction, StrategyTally};
 use crate::placement::Model;
-use crate::snapshot::{NodeId, PerNode, PerPod, PodId, Resources, Snapshot, Workload};
+use crate::snapshot::{NodeId, PerNode, PerPod, PodId, Resources, Snapshot};
 
 /// What happened to a candidate offered to the ledger.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,10 +45,11 @@ pub struct Ledger<'a> {
     counters: Counters,
     budgets: Budgets,
     common: CommonParams,
-    /// Ready replicas of each workload planned to go so far.
-    leaving: foldhash::HashMap<Workload, u32>,
+    /// Ready replicas of each workload planned to go so far, by
+    /// [`Snapshot::workload_of`].
+    leaving: Vec<u32>,
     /// Workloads already planned for a rollout restart in this run.
-    restarting: foldhash::HashSet<Workload>,
+    restarting: Vec<bool>,
     /// The counts of the strategy whose turn it is; `None` before the first.
     current: Option<StrategyTally>,
     /// When set, only these (pod, strategy) proposals may be taken: an
@@ -60,6 +61,7 @@ pub struct Ledger<'a> {
     /// Whether the current strategy moves pods to better nodes (placementCheck
     /// Enforce applies) rather than removing pods bad wherever they run.
     moves_pods: bool,
+    taint_memo: std::cell::RefCell<TaintMemo>,
     result: EvictionPlan,
 }
 
@@ -71,6 +73,25 @@ impl FitState for Ledger<'_> {
     fn is_gone(&self, pod: PodId) -> bool {
         self.fate[pod] == Fate::Evicted
     }
+
+    fn tolerates_taints(&self, snap: &Snapshot, pod: PodId, node: NodeId) -> bool {
+        let set = snap.node(node).taint_set as usize;
+        let mut memo = self.taint_memo.borrow_mut();
+        if memo.pod != Some(pod) {
+            memo.pod = Some(pod);
+            memo.known.clear();
+            memo.known.resize(snap.taint_sets(), None);
+        }
+        *memo.known[set].get_or_insert_with(|| nodefit::tolerates_node(snap, pod, node))
+    }
+}
+
+/// Whether one pod tolerates each taint set: strategies ask [`Ledger::fits`]
+/// of one pod on node after node, and nodes mostly share a few sets.
+#[derive(Default)]
+struct TaintMemo {
+    pod: Option<PodId>,
+    known: Vec<Option<bool>>,
 }
 
 impl<'a> Ledger<'a> {
@@ -97,11 +118,12 @@ impl<'a> Ledger<'a> {
             budgets: Budgets::new(snap),
             common: CommonParams::default(),
             current: None,
-            leaving: foldhash::HashMap::default(),
-            restarting: foldhash::HashSet::default(),
+            leaving: vec![0; snap.workload_count()],
+            restarting: vec![false; snap.workload_count()],
             only: None,
             model,
             moves_pods: true,
+            taint_memo: Default::default(),
             result: EvictionPlan::default(),
         }
     }
@@ -259,7 +281,8 @@ impl<'a> Ledger<'a> {
                 SingleReplica::Skip => return self.record_skip(SkipReason::SingleReplica),
                 SingleReplica::Evict => {}
                 SingleReplica::RolloutRestart { gap } => {
-                    let last = p.workload.as_ref().and_then(|w| snap.last_restart(w));
+                    let workload = snap.workload_of(pod);
+                    let last = workload.and_then(|w| snap.last_restart(w));
                     let recent = last
                         .is_some_and(|t| (snap.now - t).to_std().is_ok_and(|since| since < gap));
                     if recent {
@@ -272,8 +295,8 @@ impl<'a> Ledger<'a> {
                     }
                     // A restart replaces every pod of the workload: one
                     // entry, one count, however many of its pods are flagged.
-                    if let Some(w) = &p.workload
-                        && self.restarting.insert(w.clone())
+                    if let Some(w) = workload
+                        && !std::mem::replace(&mut self.restarting[w.index()], true)
                     {
                         self.tally().restarted += 1;
                         self.result.restarts.push(eviction);
@@ -332,11 +355,11 @@ impl<'a> Ledger<'a> {
             self.usage[n].sub(&p.requests);
         }
         self.counters.count(p.node, &p.namespace);
-        if let Some(w) = &p.workload
+        if let Some(w) = snap.workload_of(pod)
             && p.ready
             && !p.terminating
         {
-            *self.leaving.entry(w.clone()).or_default() += 1;
+            self.leaving[w.index()] += 1;
         }
         self.fate[pod] = Fate::Evicted;
     }
@@ -352,14 +375,16 @@ impl<'a> Ledger<'a> {
     /// StatefulSet once the run's planned evictions are gone (SPEC §12).
     fn last_ready_replica(&self, pod: PodId) -> bool {
         let p = self.snap.pod(pod);
-        let Some(w) = &p.workload else {
+        let Some(w) = self.snap.workload_of(pod) else {
             return false;
         };
         if !p.ready || p.terminating || p.phase.is_terminal() {
             return false;
         }
-        let leaving = self.leaving.get(w).copied().unwrap_or(0);
-        self.snap.ready_replicas(w).saturating_sub(leaving) <= 1
+        self.snap
+            .ready_replicas(w)
+            .saturating_sub(self.leaving[w.index()])
+            <= 1
     }
 }
 

@@ -121,6 +121,27 @@ impl<'a> TermMatcher<'a> {
 pub trait FitState {
     fn usage(&self, node: NodeId) -> &Resources;
     fn is_gone(&self, pod: PodId) -> bool;
+    /// Whether the pod tolerates the node's NoSchedule and NoExecute taints;
+    /// a state that checks one pod against many nodes may remember the
+    /// answer per [`crate::snapshot::NodeInfo::taint_set`].
+    fn tolerates_taints(&self, snap: &Snapshot, pod: PodId, node: NodeId) -> bool {
+        tolerates_node(snap, pod, node)
+    }
+}
+
+/// Whether the pod tolerates the node's NoSchedule and NoExecute taints.
+pub fn tolerates_node(snap: &Snapshot, pod: PodId, node: NodeId) -> bool {
+    let tolerations = snap
+        .pod(pod)
+        .spec()
+        .tolerations
+        .as_deref()
+        .unwrap_or_default();
+    tolerates_all(
+        tolerations,
+        &snap.node(node).taints,
+        &["NoSchedule", "NoExecute"],
+    )
 }
 
 pub fn check(
@@ -140,8 +161,7 @@ pub fn check(
     if !node_selector_matches(pod, &node.name, &node.labels) {
         return Err(Misfit::NodeSelector);
     }
-    let tolerations = pod.spec().tolerations.as_deref().unwrap_or_default();
-    if !tolerates_all(tolerations, &node.taints, &["NoSchedule", "NoExecute"]) {
+    if !node.taints.is_empty() && !state.tolerates_taints(snap, pod_id, node_id) {
         return Err(Misfit::Taints);
     }
     for term in required_anti_affinity(pod) {
@@ -334,5 +354,74 @@ mod tests {
         for (what, c, p, want) in cases {
             assert_eq!(fit(c, p), [("x".to_string(), want)], "{what}");
         }
+    }
+
+    /// The ledger remembers a pod's tolerations per taint set: asked of one
+    /// pod on node after node and of pod after pod in turn, it answers as
+    /// the check without memory does, and nodes with equal taints share a set.
+    #[test]
+    fn remembered_tolerations_answer_as_the_check() {
+        let snap = Cluster::default()
+            .node(node("a1").taint("a", "", "NoSchedule"))
+            .node(node("a2").taint("a", "", "NoSchedule"))
+            .node(node("b").taint("b", "x", "NoExecute"))
+            .node(
+                node("ab")
+                    .taint("a", "", "NoSchedule")
+                    .taint("b", "x", "NoExecute"),
+            )
+            .node(node("soft").taint("c", "", "PreferNoSchedule"))
+            .node(node("plain"))
+            .pods([
+                pod("none").on("plain"),
+                pod("tol-a").on("plain").tolerate("a", "", "NoSchedule"),
+                pod("tol-b").on("plain").tolerate("b", "x", ""),
+                pod("tol-b-other").on("plain").tolerate("b", "y", ""),
+                pod("tol-ab")
+                    .on("plain")
+                    .tolerate("a", "", "")
+                    .tolerate("b", "", "NoExecute"),
+            ])
+            .snapshot();
+        let set = |name: &str| {
+            let n = snap
+                .node_ids()
+                .find(|&n| snap.node(n).name == name)
+                .expect("node");
+            snap.node(n).taint_set
+        };
+        assert_eq!(set("a1"), set("a2"));
+        let distinct: std::collections::BTreeSet<u32> = ["a1", "b", "ab", "soft", "plain"]
+            .iter()
+            .map(|n| set(n))
+            .collect();
+        assert_eq!(distinct.len(), 5);
+        assert_eq!(snap.taint_sets(), 5);
+
+        let fresh = Fresh(snap.clone());
+        let rules = crate::plan::Rules::default();
+        let ledger = crate::plan::Ledger::new(&snap, &rules);
+        let want = |p: PodId, n: NodeId| check(&snap, &fresh, p, n).is_ok();
+        let pairs_pod_major: Vec<(PodId, NodeId)> = snap
+            .pod_ids()
+            .flat_map(|p| snap.node_ids().map(move |n| (p, n)))
+            .collect();
+        let pairs_node_major: Vec<(PodId, NodeId)> = snap
+            .node_ids()
+            .flat_map(|n| snap.pod_ids().map(move |p| (p, n)))
+            .collect();
+        let mut fits = 0;
+        for (p, n) in pairs_pod_major.into_iter().chain(pairs_node_major) {
+            assert_eq!(
+                ledger.fits(p, n),
+                want(p, n),
+                "{} on {}",
+                snap.pod(p).name,
+                snap.node(n).name
+            );
+            fits += usize::from(want(p, n));
+        }
+        // Each pod fits some tainted nodes and not others: the cases differ.
+        assert!(fits > 0 && fits < 2 * 5 * 6, "{fits}");
     }
 }

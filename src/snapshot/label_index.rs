@@ -111,7 +111,7 @@ impl LabelIndex {
 }
 
 /// The pods carrying one of `values`, in id order.
-fn gather(
+pub fn gather(
     index: &HashMap<String, Vec<PodId>>,
     values: &[String],
     count: Option<usize>,

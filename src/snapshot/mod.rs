@@ -19,7 +19,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 
 pub use ids::{Id, IdVec, NodeId, PdbId, PerNode, PerPod, PodId};
-pub use label_index::LabelIndex;
+pub use label_index::{LabelIndex, gather};
 pub use pdb::PdbInfo;
 pub use pod::{
     ANNOTATION_RESTARTED_AT, OwnerRef, Phase, PodInfo, Qos, Workload, WorkloadKind, controller_of,
@@ -36,6 +36,9 @@ pub struct NodeInfo {
     pub name: String,
     pub labels: Labels,
     pub taints: Vec<Taint>,
+    /// Nodes with equal taints share this number, so a pod's tolerations
+    /// are checked once per distinct set rather than once per node.
+    pub taint_set: u32,
     pub unschedulable: bool,
     pub ready: bool,
     pub allocatable: Resources,
@@ -55,11 +58,53 @@ impl NodeInfo {
             name: node.metadata.name.clone().unwrap_or_default(),
             labels: node.metadata.labels.clone().unwrap_or_default(),
             taints: spec.and_then(|s| s.taints.clone()).unwrap_or_default(),
+            taint_set: 0,
             unschedulable: spec.and_then(|s| s.unschedulable).unwrap_or(false),
             ready,
             allocatable: Resources::from_list(status.and_then(|s| s.allocatable.as_ref())),
             node,
         }
+    }
+}
+
+/// Numbers the nodes' distinct taint lists from 0, in node order; returns
+/// how many there are.
+fn number_taint_sets(nodes: &mut [NodeInfo]) -> u32 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let hasher = foldhash::fast::FixedState::default();
+    // hash -> (set, a node that has it); equal hashes are told apart by
+    // comparing the lists.
+    let mut seen: foldhash::HashMap<u64, Vec<(u32, usize)>> = foldhash::HashMap::default();
+    let mut count = 0;
+    for i in 0..nodes.len() {
+        let mut h = hasher.build_hasher();
+        for t in &nodes[i].taints {
+            (&t.key, &t.value, &t.effect).hash(&mut h);
+        }
+        let bucket = seen.entry(h.finish()).or_default();
+        let set = match bucket
+            .iter()
+            .find(|(_, j)| nodes[*j].taints == nodes[i].taints)
+        {
+            Some(&(set, _)) => set,
+            None => {
+                bucket.push((count, i));
+                count += 1;
+                count - 1
+            }
+        };
+        nodes[i].taint_set = set;
+    }
+    count
+}
+
+/// A pod's Deployment or StatefulSet, numbered within one snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WorkloadId(u32);
+
+impl WorkloadId {
+    pub fn index(self) -> usize {
+        self.0 as usize
     }
 }
 
@@ -87,11 +132,14 @@ pub struct Snapshot {
     node_by_name: HashMap<String, NodeId>,
     pods_by_node: PerNode<Vec<PodId>>,
     pods_by_owner: HashMap<OwnerRef, Vec<PodId>>,
+    /// The number of each pod's Deployment or StatefulSet, from 0 in the
+    /// order of their first pods; the `_by_workload` lists are by it.
+    workload_of: PerPod<Option<u32>>,
     /// Ready, not terminating pods of each Deployment and StatefulSet.
-    ready_by_workload: HashMap<Workload, u32>,
+    ready_by_workload: Vec<u32>,
     /// The latest RolloutRestart any pod of each workload carries: the new
     /// pods of a rollout still in progress carry it before they are ready.
-    restarted_by_workload: HashMap<Workload, DateTime<Utc>>,
+    restarted_by_workload: Vec<Option<DateTime<Utc>>>,
     pods_by_namespace: BTreeMap<String, Vec<PodId>>,
     pdbs_by_pod: PerPod<Vec<PdbId>>,
     /// Requests of the pods on each node that are not Succeeded or Failed.
@@ -101,6 +149,8 @@ pub struct Snapshot {
     /// The pods by label that matching the budgets built: kept, so that
     /// the placement model does not read every pod's labels again.
     labels: LabelIndex,
+    /// How many distinct [`NodeInfo::taint_set`]s there are.
+    taint_sets: u32,
 }
 
 impl Snapshot {
@@ -143,6 +193,7 @@ impl Snapshot {
         let mut nodes: Vec<NodeInfo> = objects.nodes.into_iter().map(NodeInfo::new).collect();
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
         nodes.dedup_by(|a, b| a.name == b.name);
+        let taint_sets = number_taint_sets(&mut nodes);
         let nodes: PerNode<NodeInfo> = nodes.into();
         let node_by_name: HashMap<String, NodeId> =
             nodes.iter().map(|(i, n)| (n.name.clone(), i)).collect();
@@ -160,9 +211,13 @@ impl Snapshot {
         let pods: PerPod<PodInfo> = pods.into();
 
         let mut pods_by_node = PerNode::filled(nodes.len(), Vec::new());
-        let mut pods_by_owner: HashMap<OwnerRef, Vec<PodId>> = HashMap::new();
-        let mut ready_by_workload: HashMap<Workload, u32> = HashMap::new();
-        let mut restarted_by_workload: HashMap<Workload, DateTime<Utc>> = HashMap::new();
+        // Keyed by the pods' own owners and workloads while the pods are
+        // read: a key is copied once per owner, not once per pod.
+        let mut by_owner: foldhash::HashMap<&OwnerRef, Vec<PodId>> = Default::default();
+        let mut workload_number: foldhash::HashMap<&Workload, u32> = Default::default();
+        let mut workload_of = PerPod::filled(pods.len(), None);
+        let mut ready_by_workload: Vec<u32> = Vec::new();
+        let mut restarted_by_workload: Vec<Option<DateTime<Utc>>> = Vec::new();
         let mut pods_by_namespace: BTreeMap<String, Vec<PodId>> = BTreeMap::new();
         let mut node_usage = PerNode::filled(nodes.len(), Resources::default());
         for (id, p) in pods.iter() {
@@ -173,24 +228,37 @@ impl Snapshot {
                 }
             }
             if let Some(owner) = &p.owner {
-                pods_by_owner.entry(owner.clone()).or_default().push(id);
+                by_owner.entry(owner).or_default().push(id);
             }
-            if let Some(w) = &p.workload
-                && p.ready
-                && !p.terminating
-                && !p.phase.is_terminal()
-            {
-                *ready_by_workload.entry(w.clone()).or_default() += 1;
+            if let Some(w) = &p.workload {
+                let next = ready_by_workload.len() as u32;
+                let k = *workload_number.entry(w).or_insert(next);
+                if k == next {
+                    ready_by_workload.push(0);
+                    restarted_by_workload.push(None);
+                }
+                workload_of[id] = Some(k);
+                let k = k as usize;
+                if p.ready && !p.terminating && !p.phase.is_terminal() {
+                    ready_by_workload[k] += 1;
+                }
+                if let Some(at) = p.restarted_at {
+                    let latest = restarted_by_workload[k].get_or_insert(at);
+                    *latest = (*latest).max(at);
+                }
             }
-            if let (Some(w), Some(at)) = (&p.workload, p.restarted_at) {
-                let latest = restarted_by_workload.entry(w.clone()).or_insert(at);
-                *latest = (*latest).max(at);
+            match pods_by_namespace.get_mut(p.namespace.as_str()) {
+                Some(in_ns) => in_ns.push(id),
+                None => {
+                    pods_by_namespace.insert(p.namespace.clone(), vec![id]);
+                }
             }
-            pods_by_namespace
-                .entry(p.namespace.clone())
-                .or_default()
-                .push(id);
         }
+        drop(workload_number);
+        let pods_by_owner: HashMap<OwnerRef, Vec<PodId>> = by_owner
+            .into_iter()
+            .map(|(o, ids)| (o.clone(), ids))
+            .collect();
 
         let mut labels = LabelIndex::default();
         let mut pdbs: Vec<PdbInfo> = objects
@@ -221,6 +289,7 @@ impl Snapshot {
             node_by_name,
             pods_by_node,
             pods_by_owner,
+            workload_of,
             ready_by_workload,
             restarted_by_workload,
             pods_by_namespace,
@@ -228,7 +297,13 @@ impl Snapshot {
             node_usage,
             measured: MeasuredUsage::default(),
             labels,
+            taint_sets,
         }
+    }
+
+    /// How many distinct taint sets the nodes have (see [`NodeInfo::taint_set`]).
+    pub fn taint_sets(&self) -> usize {
+        self.taint_sets as usize
     }
 
     /// Every node, in name order.
@@ -268,13 +343,23 @@ impl Snapshot {
     }
 
     /// Ready, not terminating pods of the workload.
-    pub fn ready_replicas(&self, w: &Workload) -> u32 {
-        self.ready_by_workload.get(w).copied().unwrap_or(0)
+    pub fn ready_replicas(&self, w: WorkloadId) -> u32 {
+        self.ready_by_workload[w.0 as usize]
+    }
+
+    /// The number of the pod's Deployment or StatefulSet in this snapshot.
+    pub fn workload_of(&self, pod: PodId) -> Option<WorkloadId> {
+        self.workload_of[pod].map(WorkloadId)
+    }
+
+    /// How many Deployments and StatefulSets have pods.
+    pub fn workload_count(&self) -> usize {
+        self.ready_by_workload.len()
     }
 
     /// When RolloutRestart last restarted the workload, as its pods show.
-    pub fn last_restart(&self, w: &Workload) -> Option<DateTime<Utc>> {
-        self.restarted_by_workload.get(w).copied()
+    pub fn last_restart(&self, w: WorkloadId) -> Option<DateTime<Utc>> {
+        self.restarted_by_workload[w.0 as usize]
     }
 
     pub fn pods_in_namespace(&self, ns: &str) -> &[PodId] {

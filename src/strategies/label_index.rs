@@ -17,6 +17,13 @@ impl LabelIndex {
         ns: &str,
         selector: &Selector,
     ) -> Option<Vec<PodId>> {
+        // The (namespace, key) that matching the budgets indexed: the same
+        // pods in the same order, without reading every pod's labels again.
+        if let Some((key, values)) = selector.required_values()
+            && let Some(built) = snap.pods_by_label(ns, key)
+        {
+            return Some(snapshot::gather(built, values, None));
+        }
         self.0
             .candidates(&snap.pods, snap.pods_in_namespace(ns), ns, selector)
     }
