@@ -17,6 +17,11 @@
 #   nor the node lifecycle and taint eviction controllers: at 2,000 nodes
 #   kwok, busy running pods on two cores, renews leases late, and those
 #   controllers then tainted nodes NotReady and deleted their pods mid-load;
+#   and so no TaintNodesByCondition admission either: it puts
+#   node.kubernetes.io/not-ready:NoSchedule on every node created, for the
+#   node lifecycle controller to take off once the node is Ready, so without
+#   that controller every node kept it and RemovePodsViolatingNodeTaints
+#   flagged every pod that does not tolerate it (runs before 2026-12-07);
 # - the apiserver writes an audit log (JSON, Metadata level) of the requests
 #   of two users only, bench-ours and bench-upstream, each with its own client
 #   certificate and kubeconfig (ours.kubeconfig, upstream.kubeconfig): that is
@@ -180,6 +185,7 @@ start kube-apiserver --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --se
   --proxy-client-cert-file="${pki}/front-proxy-client.crt" --proxy-client-key-file="${pki}/front-proxy-client.key" \
   --allow-privileged=true --cert-dir="${data}/kube-apiserver" \
   --max-requests-inflight=800 --max-mutating-requests-inflight=400 \
+  --disable-admission-plugins=TaintNodesByCondition \
   --audit-policy-file="${data}/audit-policy.yaml" --audit-log-path="${logs}/audit.log" \
   --audit-log-format=json --audit-log-mode=batch --audit-log-maxsize=0 \
   --v=1

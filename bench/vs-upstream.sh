@@ -128,6 +128,14 @@ while :; do
   sleep 10
 done
 log "cluster settled ($(echo "$(now) - ${t0}" | bc)s)"
+# Every node Ready and untainted by condition (see bench/cluster.sh), or
+# NodeTaints would plan for a cluster no one runs.
+not_ready_tainted="$(kubectl get nodes -o jsonpath='{range .items[*]}{.spec.taints[*].key}{"\n"}{end}' \
+  | grep -c '^\(.* \)\{0,1\}node.kubernetes.io/not-ready\( \|$\)' || true)"
+if ((not_ready_tainted > 0)); then
+  echo "vs-upstream: ${not_ready_tainted} nodes carry node.kubernetes.io/not-ready; is the cluster from an older bench/cluster.sh? (bench/cluster.sh down, then run again)" >&2
+  exit 1
+fi
 kubectl apply -f crds/deschedulerpolicies.descheduler.dev.yaml >/dev/null
 kubectl wait --for condition=established --timeout=60s crd/deschedulerpolicies.descheduler.dev >/dev/null
 audit="${state}/logs/audit.log"

