@@ -94,12 +94,7 @@ pub struct Followup<'s> {
 
 impl<'s> Followup<'s> {
     pub fn new(awaited: Vec<Awaited>, before: &'s Snapshot) -> Self {
-        // Nothing to follow (a dry run): no pod needs to be known.
-        let known = if awaited.is_empty() {
-            HashSet::default()
-        } else {
-            before.pods.values().map(|p| uid(&p.pod)).collect()
-        };
+        let known = before.pods.values().map(|p| uid(&p.pod)).collect();
         Self { awaited, known }
     }
 
@@ -124,7 +119,7 @@ impl<'s> Followup<'s> {
                 look.moved.push(Moved {
                     strategy: w.strategy.clone(),
                     owner: w.owner.clone(),
-                    uid: r.uid.clone(),
+                    uid: r.uid.to_string(),
                     node: n.to_string(),
                 });
             }
@@ -154,7 +149,6 @@ impl<'s> Followup<'s> {
             if self.known.contains(&uid) {
                 continue;
             }
-            let uid = uid.into_owned();
             fresh.entry(o).or_default().push(Fresh {
                 created: p.metadata.creation_timestamp.as_ref().map(|t| t.0),
                 name: p.metadata.name.as_deref().unwrap_or_default(),
@@ -185,7 +179,7 @@ struct Fresh<'a> {
     created: Option<k8s_openapi::jiff::Timestamp>,
     name: &'a str,
     node: Option<&'a str>,
-    uid: String,
+    uid: Cow<'a, str>,
 }
 
 /// A replacement that moved: the strategy that evicted its predecessor, and

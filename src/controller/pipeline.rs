@@ -271,10 +271,12 @@ async fn follow_up(
         report,
         start,
     } = run;
-    let follow = Followup::new(followup::awaited(before, report), before);
-    if follow.awaited.is_empty() {
+    // Nothing to follow (a dry run): no pod of the snapshot is read.
+    let awaited = followup::awaited(before, report);
+    if awaited.is_empty() {
         return;
     }
+    let follow = Followup::new(awaited, before);
     let wait = FOLLOW_UP.min(policy.interval / 3);
     let deadline = Instant::now() + wait;
     let followup::Look { landings, moved } = loop {

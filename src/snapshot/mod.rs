@@ -134,7 +134,7 @@ pub struct Snapshot {
     pods_by_owner: HashMap<OwnerRef, Vec<PodId>>,
     /// The number of each pod's Deployment or StatefulSet, from 0 in the
     /// order of their first pods; the `_by_workload` lists are by it.
-    workload_of: PerPod<Option<u32>>,
+    workload_of: PerPod<Option<WorkloadId>>,
     /// Ready, not terminating pods of each Deployment and StatefulSet.
     ready_by_workload: Vec<u32>,
     /// The latest RolloutRestart any pod of each workload carries: the new
@@ -237,7 +237,7 @@ impl Snapshot {
                     ready_by_workload.push(0);
                     restarted_by_workload.push(None);
                 }
-                workload_of[id] = Some(k);
+                workload_of[id] = Some(WorkloadId(k));
                 let k = k as usize;
                 if p.ready && !p.terminating && !p.phase.is_terminal() {
                     ready_by_workload[k] += 1;
@@ -344,12 +344,12 @@ impl Snapshot {
 
     /// Ready, not terminating pods of the workload.
     pub fn ready_replicas(&self, w: WorkloadId) -> u32 {
-        self.ready_by_workload[w.0 as usize]
+        self.ready_by_workload[w.index()]
     }
 
     /// The number of the pod's Deployment or StatefulSet in this snapshot.
     pub fn workload_of(&self, pod: PodId) -> Option<WorkloadId> {
-        self.workload_of[pod].map(WorkloadId)
+        self.workload_of[pod]
     }
 
     /// How many Deployments and StatefulSets have pods.
@@ -359,7 +359,7 @@ impl Snapshot {
 
     /// When RolloutRestart last restarted the workload, as its pods show.
     pub fn last_restart(&self, w: WorkloadId) -> Option<DateTime<Utc>> {
-        self.restarted_by_workload[w.0 as usize]
+        self.restarted_by_workload[w.index()]
     }
 
     pub fn pods_in_namespace(&self, ns: &str) -> &[PodId] {
